@@ -1,0 +1,147 @@
+"""Exceptions raised by the LakeFormation hook, operators, sensor and trigger.
+
+Every API failure is a :class:`LakeFormationApiError` carrying the HTTP status, ``error_code``,
+``error_msg``, ``solution_msg`` and the request id, so a task log says what went wrong and what to
+quote to support. No exception text ever contains a credential.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from airflow_provider_lakeformation._compat import AirflowException
+
+#: HTTP statuses worth retrying: the request did not take effect or may succeed later.
+RETRYABLE_STATUS_CODES: frozenset[int] = frozenset({408, 429, 500, 502, 503, 504})
+
+
+class LakeFormationError(AirflowException):
+    """Base of every error of this provider."""
+
+
+class LakeFormationSpecError(LakeFormationError, ValueError):
+    """Invalid input (job spec, arguments or connection settings), found before any HTTP call."""
+
+    def __init__(self, what: str, problems: list[str]) -> None:
+        self.what = what
+        self.problems = problems
+        super().__init__(f"invalid {what}: " + "; ".join(problems))
+
+    @classmethod
+    def from_validation_error(cls, what: str, exc: ValidationError) -> LakeFormationSpecError:
+        """One line per problem, ``field.path: rule``, without the offending input values."""
+        problems = []
+        for err in exc.errors(include_input=False, include_url=False):
+            loc = ".".join(str(p) for p in err["loc"])
+            msg = err["msg"].removeprefix("Value error, ")
+            if loc and not msg.startswith(loc.split(".")[-1] + ":"):
+                problems.append(f"{loc}: {msg}")
+            else:
+                problems.append(msg)
+        return cls(what, problems)
+
+
+class LakeFormationApiError(LakeFormationError):
+    """The service answered with an error status (or an unusable body)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        error_code: str | None = None,
+        error_msg: str | None = None,
+        solution_msg: str | None = None,
+        request_id: str | None = None,
+        method: str | None = None,
+        path: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.status_code = status_code
+        self.error_code = error_code
+        self.error_msg = error_msg
+        self.solution_msg = solution_msg
+        self.request_id = request_id
+        self.method = method
+        self.path = path
+        self.retry_after = retry_after
+        parts = [message]
+        if method and path:
+            parts.append(f"request: {method} {path}")
+        if status_code is not None:
+            parts.append(f"status: {status_code}")
+        if error_code:
+            parts.append(f"error_code: {error_code}")
+        if error_msg:
+            parts.append(f"error_msg: {error_msg}")
+        if solution_msg:
+            parts.append(f"solution_msg: {solution_msg}")
+        parts.append(f"request_id: {request_id or 'unknown'}")
+        super().__init__("; ".join(parts))
+
+    @property
+    def retryable(self) -> bool:
+        return self.status_code in RETRYABLE_STATUS_CODES
+
+    def __reduce__(self) -> tuple[Any, ...]:  # keep pickling (e.g. across processes) working
+        return (_rebuild, (type(self), self.args[0], self.__dict__))
+
+
+def _rebuild(cls: type[LakeFormationApiError], text: str, state: dict[str, Any]) -> LakeFormationApiError:
+    obj = cls.__new__(cls)
+    Exception.__init__(obj, text)
+    obj.__dict__.update(state)
+    return obj
+
+
+class LakeFormationBadRequestError(LakeFormationApiError):
+    """400: the service rejected the request (bad body, or an action not allowed in the job's state)."""
+
+
+class LakeFormationAuthError(LakeFormationApiError):
+    """401 or 403: missing, invalid or expired credentials, or no permission."""
+
+
+class LakeFormationNotFoundError(LakeFormationApiError):
+    """404: no such job, instance or project."""
+
+
+class LakeFormationRetryableError(LakeFormationApiError):
+    """408, 429 or 5xx: transient; raised once the retry budget is spent."""
+
+
+class LakeFormationResponseError(LakeFormationApiError):
+    """A reply that is not what the API documents: not JSON, an HTML page, missing fields, unknown status."""
+
+
+class LakeFormationConnectionError(LakeFormationError):
+    """The service could not be reached (connection refused or dropped, timeout) after all retries."""
+
+
+class LakeFormationJobFailedError(LakeFormationError):
+    """A job run ended in a failure state (FAILED, STOPPED, or PARTIAL_SUCCESS when that counts as failure)."""
+
+    def __init__(self, message: str, *, job_id: str, status: str | None, log_tail: str | None = None) -> None:
+        self.job_id = job_id
+        self.status = status
+        self.log_tail = log_tail
+        super().__init__(message)
+
+
+class LakeFormationTimeoutError(LakeFormationError):
+    """Waiting for a job ended before it reached a terminal state."""
+
+
+def error_class_for_status(status_code: int) -> type[LakeFormationApiError]:
+    """The exception class for an HTTP error status."""
+    if status_code in RETRYABLE_STATUS_CODES or status_code >= 500:
+        return LakeFormationRetryableError
+    if status_code in (401, 403):
+        return LakeFormationAuthError
+    if status_code == 404:
+        return LakeFormationNotFoundError
+    if status_code == 400:
+        return LakeFormationBadRequestError
+    return LakeFormationApiError

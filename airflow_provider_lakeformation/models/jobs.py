@@ -1,0 +1,544 @@
+"""Pydantic v2 models of the LakeFormation job API: the one schema of the project.
+
+Request models (``CreateJobRequest``, ``UpdateJobRequest`` and the parameter blocks) enforce every
+documented rule and forbid unknown fields, so a bad spec fails before any HTTP call. Response models
+(``Job``, ``JobPage``, ``JobLog``) tolerate unknown fields and both shapes of ``status``.
+
+Secret fields (``password``, ``access_key``, ``secret_key``) are ``SecretStr``: masked in ``repr``,
+``str`` and ordinary dumps, and revealed only by :meth:`WireModel.to_wire`, which builds the body
+that is actually sent.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import Enum
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    SerializationInfo,
+    ValidationInfo,
+    field_serializer,
+    model_validator,
+)
+
+from airflow_provider_lakeformation.models.status import JobStatus, parse_status
+
+# --------------------------------------------------------------------------------------------- enums
+
+
+class _WireEnum(str, Enum):
+    def __str__(self) -> str:
+        return self.value
+
+
+class JobType(_WireEnum):
+    METADATA_MIGRATION = "METADATA_MIGRATION"
+    PERMISSION_MIGRATION = "PERMISSION_MIGRATION"
+    METADATA_DISCOVERY = "METADATA_DISCOVERY"
+
+
+class DatasourceType(_WireEnum):
+    ALIYUN_DLF = "ALIYUN_DLF"
+    MRS_RDS_FOR_MYSQL = "MRS_RDS_FOR_MYSQL"
+    OPEN_FOR_MYSQL = "OPEN_FOR_MYSQL"
+    MRS_RDS_FOR_PG = "MRS_RDS_FOR_PG"
+    MRS_LOCAL_GAUSSDB = "MRS_LOCAL_GAUSSDB"
+
+
+class MigrationConflictStrategy(_WireEnum):
+    """The migration page lists only UPSERT. Its modify example sends UPDATE, which the real service's
+    answer to is unknown; we follow the enum. Add ``UPDATE = "UPDATE"`` here if the service accepts it."""
+
+    UPSERT = "UPSERT"
+
+
+class SyncObject(_WireEnum):
+    DATABASE = "DATABASE"
+    FUNCTION = "FUNCTION"
+    TABLE = "TABLE"
+    PARTITION = "PARTITION"
+
+
+class NetworkType(_WireEnum):
+    EIP = "EIP"
+    VPC_PEERING = "VPC_PEERING"
+
+
+class PolicyType(_WireEnum):
+    DLF = "DLF"
+    RANGER = "RANGER"
+    LAKEFORMATION = "LAKEFORMATION"
+
+
+class PrincipalConversion(_WireEnum):
+    """What a Ranger user, group or role becomes in LakeFormation."""
+
+    IAM_USER = "IAM_USER"
+    IAM_GROUP = "IAM_GROUP"
+    ROLE = "ROLE"
+
+
+class DiscoveryConflictStrategy(_WireEnum):
+    UPDATE = "UPDATE"
+    INSERT = "INSERT"
+    UPSERT = "UPSERT"
+
+
+class FileDiscoveryType(_WireEnum):
+    """TEXT is described in the page's prose though missing from its enum list; we accept it."""
+
+    PARQUET = "PARQUET"
+    CSV = "CSV"
+    JSON = "JSON"
+    ORC = "ORC"
+    TEXT = "TEXT"
+    AVRO = "AVRO"
+    ALL = "ALL"
+
+
+class QuoteType(_WireEnum):
+    DOUBLE_QUOTE = "DOUBLE_QUOTE"
+    SINGLE_QUOTE = "SINGLE_QUOTE"
+    NULL_QUOTE = "NULL_QUOTE"
+
+
+class RediscoveryPolicy(_WireEnum):
+    FULL_DISCOVERY = "FULL_DISCOVERY"
+    INCREMENTAL_DISCOVERY = "INCREMENTAL_DISCOVERY"
+
+
+class ExecuteStrategy(_WireEnum):
+    """``MANNUAL`` is the wire spelling (sic)."""
+
+    MANNUAL = "MANNUAL"
+    SCHEDULE = "SCHEDULE"
+
+
+class ExecuteFrequency(_WireEnum):
+    MONTHLY = "MONTHLY"
+    WEEKLY = "WEEKLY"
+    DAILY = "DAILY"
+    HOURLY = "HOURLY"
+
+
+class PrincipalType(_WireEnum):
+    USER = "USER"
+    GROUP = "GROUP"
+    ROLE = "ROLE"
+    SHARE = "SHARE"
+    OTHER = "OTHER"
+
+
+class PrincipalSource(_WireEnum):
+    IAM = "IAM"
+    SAML = "SAML"
+    LDAP = "LDAP"
+    LOCAL = "LOCAL"
+    AGENTTENANT = "AGENTTENANT"
+    OTHER = "OTHER"
+
+
+class SmnNotifyType(_WireEnum):
+    SUCCESS = "SUCCESS"
+    FAILED = "FAILED"
+
+
+class StartMode(_WireEnum):
+    """``mode`` query parameter of the start call."""
+
+    NORMAL = "NORMAL"
+    COMPARISON = "COMPARISON"
+
+
+# ------------------------------------------------------------------------------------- field types
+
+
+def _utf8(value: str) -> str:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid UTF-8 text") from None
+    return value
+
+
+#: Any string sent on the wire: must encode as UTF-8.
+WireStr = Annotated[str, AfterValidator(_utf8)]
+#: A mandatory string: not empty.
+RequiredStr = Annotated[str, Field(min_length=1), AfterValidator(_utf8)]
+JOB_NAME_PATTERN = r"^[A-Za-z0-9_]+$"
+JobName = Annotated[str, Field(min_length=4, max_length=255, pattern=JOB_NAME_PATTERN)]
+Description = Annotated[str, Field(max_length=4000), AfterValidator(_utf8)]
+PrincipalName = Annotated[str, Field(min_length=1, max_length=49, pattern=r"^[A-Za-z0-9_.\-]+$")]
+DatasourceUsername = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9]+$")]
+_FILE_NAME_FORBIDDEN = re.compile(r'[<>:"/\\|?*]')
+
+
+def _file_name(value: str) -> str:
+    if _FILE_NAME_FORBIDDEN.search(value):
+        raise ValueError('must not contain any of < > : " / \\ | ? *')
+    return value
+
+
+FileName = Annotated[str, Field(min_length=1), AfterValidator(_file_name), AfterValidator(_utf8)]
+
+
+def _schedule_value(value: Any) -> Any:
+    """execute_day/hour/minute are documented as strings but sent as integers in the example."""
+    if isinstance(value, bool):
+        raise ValueError("must be a number or '*', not a boolean")
+    if isinstance(value, int):
+        return str(value)
+    return value
+
+
+ScheduleValue = Annotated[str, BeforeValidator(_schedule_value), Field(min_length=1, max_length=2)]
+
+#: Fields a job spec may carry that must never be shown: they are SecretStr in these models.
+SECRET_FIELDS: frozenset[str] = frozenset({"password", "access_key", "secret_key"})
+
+
+# ------------------------------------------------------------------------------------- base models
+
+
+class WireModel(BaseModel):
+    """Base of every request model: strict about unknown fields, silent about input values."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, hide_input_in_errors=True)
+
+    def to_wire(self) -> dict[str, Any]:
+        """The JSON body as sent to the service: enums as strings, secrets revealed, unset fields left out."""
+        return self.model_dump(mode="json", exclude_none=True, context={"reveal_secrets": True})
+
+
+class ResponseModel(BaseModel):
+    """Base of every response model: unknown fields are kept, never an error."""
+
+    model_config = ConfigDict(extra="allow", hide_input_in_errors=True, populate_by_name=True)
+
+
+# ----------------------------------------------------------------------------------- parameter blocks
+
+
+class DataSourceParameter(WireModel):
+    """Connection to the source metastore. Secrets are sent only on create/update, never returned."""
+
+    jdbc_url: WireStr | None = None
+    username: DatasourceUsername | None = None
+    password: SecretStr | None = None
+    endpoint: WireStr | None = None
+    access_key: SecretStr | None = None
+    secret_key: SecretStr | None = None
+    subnet_ip: WireStr | None = None
+
+    @field_serializer("password", "access_key", "secret_key", when_used="json-unless-none")
+    def _serialize_secret(self, value: SecretStr, info: SerializationInfo) -> str:
+        if isinstance(info.context, dict) and info.context.get("reveal_secrets"):
+            return value.get_secret_value()
+        return str(value)
+
+    @model_validator(mode="after")
+    def _secrets_are_utf8(self) -> DataSourceParameter:
+        for name in SECRET_FIELDS:
+            secret = getattr(self, name)
+            if secret is not None:
+                try:
+                    secret.get_secret_value().encode("utf-8")
+                except UnicodeEncodeError:
+                    raise ValueError(f"{name}: must be valid UTF-8 text") from None
+        return self
+
+
+class LocationReplaceRule(WireModel):
+    """One path replacement: ``key`` (source path) becomes ``value`` (target path)."""
+
+    key: RequiredStr
+    value: RequiredStr
+
+
+def _default_instance_id(cls: type[BaseModel], data: Any, info: ValidationInfo) -> Any:
+    """Fill a missing ``instance_id`` from the validation context (the connection's instance)."""
+    ctx = info.context if isinstance(info.context, dict) else {}
+    default = ctx.get("default_instance_id")
+    if default and isinstance(data, dict) and not data.get("instance_id"):
+        return {**data, "instance_id": default}
+    return data
+
+
+class MetaDataMigrationParameter(WireModel):
+    """Parameters of a METADATA_MIGRATION job."""
+
+    datasource_type: DatasourceType
+    datasource_parameter: DataSourceParameter
+    source_catalog: RequiredStr
+    target_catalog: RequiredStr
+    conflict_strategy: MigrationConflictStrategy
+    log_location: RequiredStr
+    sync_objects: Annotated[list[SyncObject], Field(min_length=1)]
+    default_owner: WireStr | None = None
+    locations: Annotated[list[LocationReplaceRule], Field(max_length=20)]
+    instance_id: RequiredStr
+    ignore_obs_checked: bool | None = None
+    network_type: NetworkType | None = None
+    accepted_vpc_id: WireStr | None = None
+
+    _fill_instance = model_validator(mode="before")(_default_instance_id)
+
+    @model_validator(mode="after")
+    def _unique_sync_objects(self) -> MetaDataMigrationParameter:
+        if len(set(self.sync_objects)) != len(self.sync_objects):
+            raise ValueError("sync_objects: each object type may appear only once")
+        return self
+
+
+class RangerPermissionMigrationPrincipalRelas(WireModel):
+    """How Ranger users, groups and roles are converted into LakeFormation principals."""
+
+    user_to: PrincipalConversion | None = None
+    user_prefix: WireStr | None = None
+    user_suffix: WireStr | None = None
+    group_to: PrincipalConversion | None = None
+    group_prefix: WireStr | None = None
+    group_suffix: WireStr | None = None
+    role_to: PrincipalConversion | None = None
+    role_prefix: WireStr | None = None
+    role_suffix: WireStr | None = None
+
+
+class PermissionMigrationParameter(WireModel):
+    """Parameters of a PERMISSION_MIGRATION job."""
+
+    location: RequiredStr
+    file_name: FileName | None = None
+    log_location: RequiredStr
+    policy_type: PolicyType
+    catalog_id: WireStr | None = None
+    instance_id: RequiredStr
+    ranger_permission_migration_principal_relas: RangerPermissionMigrationPrincipalRelas | None = None
+
+    _fill_instance = model_validator(mode="before")(_default_instance_id)
+
+
+class Principal(WireModel):
+    """An entity granted permissions on discovered metadata."""
+
+    principal_type: PrincipalType
+    principal_source: PrincipalSource
+    principal_name: PrincipalName
+
+
+#: Allowed values of execute_day / execute_hour per execute_frequency ("*" = every).
+_DAY_RANGE: dict[ExecuteFrequency, tuple[int, int] | None] = {
+    ExecuteFrequency.MONTHLY: (1, 31),
+    ExecuteFrequency.WEEKLY: (1, 7),
+    ExecuteFrequency.DAILY: None,
+    ExecuteFrequency.HOURLY: None,
+}
+_HOUR_RANGE: dict[ExecuteFrequency, tuple[int, int] | None] = {
+    ExecuteFrequency.MONTHLY: (0, 23),
+    ExecuteFrequency.WEEKLY: (0, 23),
+    ExecuteFrequency.DAILY: (0, 23),
+    ExecuteFrequency.HOURLY: None,
+}
+
+
+def _check_schedule_value(field: str, value: str, allowed: tuple[int, int] | None, freq: str) -> None:
+    if allowed is None:
+        if value != "*":
+            raise ValueError(f"{field}: must be '*' when execute_frequency is {freq}")
+        return
+    low, high = allowed
+    if not value.isdigit() or not low <= int(value) <= high:
+        raise ValueError(f"{field}: must be an integer from {low} to {high} when execute_frequency is {freq}")
+
+
+class MetaDataDiscoveryParameter(WireModel):
+    """Parameters of a METADATA_DISCOVERY job."""
+
+    data_location: RequiredStr
+    target_catalog: RequiredStr
+    target_database: RequiredStr
+    conflict_strategy: DiscoveryConflictStrategy
+    file_discovery_type: FileDiscoveryType
+    separator: WireStr | None = None
+    quote: QuoteType | None = None
+    escape: WireStr | None = None
+    header: bool | None = None
+    file_sample_rate: Annotated[int, Field(ge=0, le=100)] | None = None
+    table_depth: Annotated[int, Field(ge=0)] | None = None
+    log_location: RequiredStr
+    default_owner: WireStr | None = None
+    principals: list[Principal] | None = None
+    give_write: bool | None = None
+    instance_id: RequiredStr
+    rediscovery_policy: RediscoveryPolicy | None = None
+    execute_strategy: ExecuteStrategy | None = None
+    execute_frequency: ExecuteFrequency | None = None
+    execute_day: ScheduleValue | None = None
+    execute_hour: ScheduleValue | None = None
+    execute_minute: ScheduleValue | None = None
+
+    _fill_instance = model_validator(mode="before")(_default_instance_id)
+
+    @model_validator(mode="after")
+    def _check_schedule(self) -> MetaDataDiscoveryParameter:
+        freq = self.execute_frequency
+        given = [n for n in ("execute_day", "execute_hour", "execute_minute") if getattr(self, n) is not None]
+        if freq is None:
+            if self.execute_strategy is ExecuteStrategy.SCHEDULE:
+                raise ValueError("execute_frequency: required when execute_strategy is SCHEDULE")
+            if given:
+                raise ValueError(f"execute_frequency: required when {', '.join(given)} is set")
+            return self
+        if self.execute_strategy is ExecuteStrategy.SCHEDULE:
+            missing = [n for n in ("execute_day", "execute_hour", "execute_minute") if n not in given]
+            if missing:
+                raise ValueError(f"{', '.join(missing)}: required when execute_strategy is SCHEDULE")
+        if self.execute_day is not None:
+            _check_schedule_value("execute_day", self.execute_day, _DAY_RANGE[freq], freq.value)
+        if self.execute_hour is not None:
+            _check_schedule_value("execute_hour", self.execute_hour, _HOUR_RANGE[freq], freq.value)
+        if self.execute_minute is not None:
+            _check_schedule_value("execute_minute", self.execute_minute, (0, 59), freq.value)
+        return self
+
+
+#: Which parameter block each job type carries.
+PARAMETER_BLOCK_FOR_TYPE: dict[JobType, str] = {
+    JobType.METADATA_MIGRATION: "metadata_migration_parameter",
+    JobType.PERMISSION_MIGRATION: "permission_migration_parameter",
+    JobType.METADATA_DISCOVERY: "metadata_discovery_parameter",
+}
+
+
+class JobParameter(WireModel):
+    """The parameter object: exactly one block, the one matching the job type."""
+
+    metadata_migration_parameter: MetaDataMigrationParameter | None = None
+    permission_migration_parameter: PermissionMigrationParameter | None = None
+    metadata_discovery_parameter: MetaDataDiscoveryParameter | None = None
+    smn_notify: bool | None = None
+    smn_notify_topic: WireStr | None = None
+    smn_notify_types: list[SmnNotifyType] | None = None
+
+    def blocks(self) -> list[str]:
+        """Names of the parameter blocks that are set."""
+        return [name for name in PARAMETER_BLOCK_FOR_TYPE.values() if getattr(self, name) is not None]
+
+    def check_type(self, job_type: JobType) -> None:
+        """Raise ``ValueError`` unless exactly the block for ``job_type`` is set."""
+        wanted = PARAMETER_BLOCK_FOR_TYPE[job_type]
+        present = self.blocks()
+        if present != [wanted]:
+            found = ", ".join(present) or "none"
+            raise ValueError(
+                f"parameter: a {job_type.value} job needs exactly parameter.{wanted} (found: {found})"
+            )
+
+    @model_validator(mode="after")
+    def _smn(self) -> JobParameter:
+        if self.smn_notify and not self.smn_notify_topic:
+            raise ValueError("smn_notify_topic: required when smn_notify is true")
+        return self
+
+
+# ----------------------------------------------------------------------------------------- requests
+
+
+class CreateJobRequest(WireModel):
+    """Body of ``POST /lf-jobs``.
+
+    ``CreateJobRequest.model_validate(spec, context={"default_instance_id": ...})`` fills a missing
+    ``instance_id`` in the parameter block from the connection.
+    """
+
+    name: JobName
+    description: Description | None = None
+    type: JobType
+    parameter: JobParameter
+
+    @model_validator(mode="after")
+    def _block_matches_type(self) -> CreateJobRequest:
+        self.parameter.check_type(self.type)
+        return self
+
+
+class UpdateJobRequest(WireModel):
+    """Body of ``PUT /lf-jobs/{job_id}``: no ``type``; the block must match the existing job's type."""
+
+    name: JobName
+    description: Description | None = None
+    parameter: JobParameter
+
+    @model_validator(mode="after")
+    def _one_block(self) -> UpdateJobRequest:
+        if len(self.parameter.blocks()) != 1:
+            found = ", ".join(self.parameter.blocks()) or "none"
+            raise ValueError(f"parameter: exactly one parameter block is needed (found: {found})")
+        return self
+
+    @classmethod
+    def from_create(cls, request: CreateJobRequest) -> UpdateJobRequest:
+        """The update that makes an existing job match ``request``."""
+        return cls(name=request.name, description=request.description, parameter=request.parameter)
+
+
+# ---------------------------------------------------------------------------------------- responses
+
+
+def _status_or_none(value: Any) -> Any:
+    return None if value is None else parse_status(value)
+
+
+class Job(ResponseModel):
+    """A job as returned by create, get, modify and list. ``status`` may come as a string or object."""
+
+    id: str
+    name: str | None = None
+    description: str | None = None
+    type: JobType | str | None = None
+    parameter: Annotated[JobParameter | dict[str, Any] | None, Field(union_mode="left_to_right")] = None
+    create_time: str | int | None = None
+    start_time: str | int | None = None
+    end_time: str | int | None = None
+    status: Annotated[JobStatus | None, BeforeValidator(_status_or_none)] = None
+
+
+class JobPage(ResponseModel):
+    """One page of ``GET /lf-jobs`` or ``GET /lf-jobs/{id}/history``."""
+
+    total: int = 0
+    jobs: list[Job] = Field(default_factory=list)
+
+
+class JobLog(ResponseModel):
+    """``GET /lf-jobs/{id}/log``."""
+
+    log: str = ""
+
+    def tail(self, lines: int) -> str:
+        """The last ``lines`` lines of the log."""
+        if lines <= 0:
+            return ""
+        return "\n".join(self.log.splitlines()[-lines:])
+
+
+class Instance(ResponseModel):
+    """A LakeFormation instance (``status`` RUNNING when usable)."""
+
+    id: str
+    name: str | None = None
+    status: str | None = None
+
+
+class InstancePage(ResponseModel):
+    """``GET /v1/{project_id}/instances``."""
+
+    total: int = 0
+    instances: list[Instance] = Field(default_factory=list)
