@@ -33,12 +33,11 @@ CONN_FIELDS: dict[str, Any] = {
     },
     "security_token": {
         "label": "Security token (temporary AK/SK)",
-        "schema": {"type": ["string", "null"]},
-        "sensitive": True,
+        "schema": {"type": ["string", "null"], "format": "password"},
     },
     "verify": {
         "label": "Verify TLS",
-        "schema": {"type": ["boolean", "null"]},
+        "schema": {"type": ["boolean", "null"], "default": True},
         "description": "true (default), false, or use CA bundle",
     },
     "ca_bundle": {"label": "CA bundle path", "schema": {"type": ["string", "null"]}},
@@ -50,7 +49,7 @@ CONN_FIELDS: dict[str, Any] = {
 }
 
 UI_FIELD_BEHAVIOUR: dict[str, Any] = {
-    "hidden_fields": ["schema", "port"],
+    "hidden-fields": ["schema"],
     "relabeling": {
         "host": "Endpoint URL (optional, overrides region)",
         "login": "AK or IAM user name",
