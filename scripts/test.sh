@@ -24,5 +24,6 @@ rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then
   echo "pytest collected no tests" >&2
+  rc=0
 fi
 exit "$rc"
