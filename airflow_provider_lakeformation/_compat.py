@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 try:  # Airflow 3
     from airflow.sdk.exceptions import AirflowException
 except ImportError:  # pragma: no cover - Airflow 2.11
-    from airflow.exceptions import AirflowException  # type: ignore[no-redef]
+    from airflow.exceptions import AirflowException  # type: ignore[no-redef,attr-defined]
 
 if TYPE_CHECKING:
     from airflow.sdk import BaseHook, BaseOperator, BaseOperatorLink, BaseSensorOperator, Context
@@ -20,4 +20,11 @@ else:
         from airflow.sensors.base import BaseSensorOperator
         from airflow.utils.context import Context
 
-__all__ = ["AirflowException", "BaseHook", "BaseOperator", "BaseOperatorLink", "BaseSensorOperator", "Context"]
+__all__ = [
+    "AirflowException",
+    "BaseHook",
+    "BaseOperator",
+    "BaseOperatorLink",
+    "BaseSensorOperator",
+    "Context",
+]

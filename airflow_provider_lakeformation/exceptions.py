@@ -59,7 +59,7 @@ class LakeFormationApiError(LakeFormationError):
         path: str | None = None,
         retry_after: float | None = None,
     ) -> None:
-        self.status_code = status_code
+        self.status_code = status_code  # type: ignore[assignment]  # shadows AirflowException.status_code
         self.error_code = error_code
         self.error_msg = error_msg
         self.solution_msg = solution_msg
@@ -121,7 +121,7 @@ class LakeFormationConnectionError(LakeFormationError):
 
 
 class LakeFormationJobFailedError(LakeFormationError):
-    """A job run ended in a failure state (FAILED, STOPPED, or PARTIAL_SUCCESS when that counts as failure)."""
+    """A job run ended in a failure state (FAILED, STOPPED, or PARTIAL_SUCCESS counted as failure)."""
 
     def __init__(self, message: str, *, job_id: str, status: str | None, log_tail: str | None = None) -> None:
         self.job_id = job_id

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-
-
 from airflow_provider_lakeformation.models.jobs import ResponseModel
 
 

@@ -35,7 +35,7 @@ from airflow_provider_lakeformation.models.status import JobStatus, parse_status
 
 class _WireEnum(str, Enum):
     def __str__(self) -> str:
-        return self.value
+        return str(self.value)
 
 
 class JobType(_WireEnum):

@@ -17,7 +17,7 @@ class JobStatus(str, Enum):
     PARTIAL_SUCCESS = "PARTIAL_SUCCESS"
 
     def __str__(self) -> str:
-        return self.value
+        return str(self.value)
 
     @property
     def is_terminal(self) -> bool:
