@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from airflow.sdk import DAG, Param, task
+
 from airflow_provider_lakeformation.operators.lakeformation import (
     LakeFormationCreateJobOperator,
     LakeFormationStartJobOperator,
@@ -95,17 +96,16 @@ with DAG(
         lakeformation_conn_id=LAKEFORMATION_CONN_ID,
         job_id=start_job.output,
         deferrable=True,
-        poke_interval=10,
+        poke_interval=10,  # also how often the trigger polls
         timeout=60 * 60,
+        retries=0,  # a FAILED job stays FAILED: re-running the sensor would not help
     )
 
     @task
-    def report(job_id: str, **context: Any) -> dict[str, str]:
-        """Print the job id and the final status the sensor saw."""
-        ti = context["ti"]
-        status = ti.xcom_pull(task_ids="wait_for_discovery", key="job_status")
-        print(f"LakeFormation discovery job {job_id} finished: {status}")
-        return {"job_id": job_id, "job_status": str(status)}
+    def report(job_id: str, job_status: str) -> dict[str, str]:
+        """Print the job id (from the start task) and the final status (from the sensor)."""
+        print(f"LakeFormation discovery job {job_id} finished: {job_status}")
+        return {"job_id": job_id, "job_status": job_status}
 
-    report_task = report(start_job.output)
-    wait_for_job >> report_task
+    # The sensor's return value is the job's final status.
+    report(start_job.output, wait_for_job.output)

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from airflow.sdk import DAG, Param
+
 from airflow_provider_lakeformation.operators.lakeformation import (
     LakeFormationCreateJobOperator,
     LakeFormationStartJobOperator,

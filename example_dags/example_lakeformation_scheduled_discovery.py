@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from airflow.sdk import DAG
+
 from airflow_provider_lakeformation.operators.lakeformation import (
     LakeFormationCreateJobOperator,
     LakeFormationDeleteJobOperator,
@@ -85,6 +86,7 @@ with DAG(
         task_id="delete_daily_job",
         lakeformation_conn_id=LAKEFORMATION_CONN_ID,
         job_id=create_job.output,
+        ignore_missing=True,  # clearing this task after the job is gone still succeeds
     )
 
     create_job >> run_job >> delete_job

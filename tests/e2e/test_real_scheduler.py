@@ -1,0 +1,195 @@
+"""The discovery example under a real Airflow: api-server, scheduler (LocalExecutor, SQLite),
+dag-processor and triggerer as subprocesses, plus the emulator CLI.
+
+A run is triggered through the public REST API (v2, simple auth manager, all-admins mode with a
+token from ``GET /auth/token``); the sensor must be seen ``deferred`` (waiting on the triggerer) and
+the run must end ``success``. A job the emulator fails must fail the run, with the tail of the job
+log in the sensor's task log (read through the REST API's log endpoint).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+import requests
+
+from tests.e2e.conftest import (
+    Emulator,
+    ProcessGroup,
+    airflow_cli,
+    airflow_env,
+    free_port,
+    job_status,
+    new_airflow_home,
+    start_emulator_process,
+    wait_http,
+)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+DAG_ID = "example_lakeformation_discovery"
+SENSOR = "wait_for_discovery"
+START = "start_discovery_job"
+COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+RUN_TIMEOUT = 240.0
+
+
+@dataclass
+class AirflowStack:
+    api: str
+    home: Path
+    emulator: Emulator
+    group: ProcessGroup
+    http: requests.Session = field(default_factory=requests.Session)
+
+    def call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        resp = self.http.request(method, f"{self.api}{path}", timeout=30, **kwargs)
+        if resp.status_code >= 400:
+            raise AssertionError(f"{method} {path}: {resp.status_code} {resp.text[:2000]}")
+        return resp
+
+    def trigger(self, dag_id: str, conf: dict[str, Any] | None = None) -> str:
+        body = {"logical_date": None, "conf": conf or {}}
+        run_id: str = self.call("POST", f"/api/v2/dags/{dag_id}/dagRuns", json=body).json()["dag_run_id"]
+        return run_id
+
+    def _run_path(self, dag_id: str, run_id: str) -> str:
+        return f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}"
+
+    def run_state(self, dag_id: str, run_id: str) -> str:
+        return str(self.call("GET", self._run_path(dag_id, run_id)).json()["state"])
+
+    def task_states(self, dag_id: str, run_id: str) -> dict[str, str | None]:
+        body = self.call("GET", f"{self._run_path(dag_id, run_id)}/taskInstances").json()
+        return {ti["task_id"]: ti["state"] for ti in body["task_instances"]}
+
+    def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
+        path = f"{self._run_path(dag_id, run_id)}/taskInstances/{task_id}/xcomEntries/{key}"
+        return self.call("GET", path, params={"deserialize": "true"}).json()["value"]
+
+    def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int = 1) -> str:
+        path = f"{self._run_path(dag_id, run_id)}/taskInstances/{task_id}/logs/{try_number}"
+        body = self.call("GET", path, headers={"Accept": "application/json"}).json()
+        content = body.get("content")
+        if isinstance(content, list):
+            return "\n".join(
+                str(item.get("event", "")) if isinstance(item, dict) else str(item) for item in content
+            )
+        return str(content)
+
+    def watch(self, dag_id: str, run_id: str, task_id: str) -> tuple[str, list[str | None]]:
+        """Poll until the run ends; return its state and the distinct states ``task_id`` went through."""
+        seen: list[str | None] = []
+        deadline = time.monotonic() + RUN_TIMEOUT
+        while time.monotonic() < deadline:
+            state = self.task_states(dag_id, run_id).get(task_id)
+            if not seen or seen[-1] != state:
+                seen.append(state)
+            run_state = self.run_state(dag_id, run_id)
+            if run_state in ("success", "failed"):
+                return run_state, seen
+            time.sleep(0.5)
+        raise AssertionError(f"run {run_id} not finished after {RUN_TIMEOUT}s; {task_id} went {seen}")
+
+    def diagnostics(self) -> str:
+        return "\n".join(f"--- {name}\n{self.group.log(name)[-3000:]}" for name in (*COMPONENTS, "emulator"))
+
+
+@pytest.fixture(scope="module")
+def stack(migrated_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowStack]:
+    base = tmp_path_factory.mktemp("real_scheduler")
+    home = new_airflow_home(base, migrated_db)
+    group = ProcessGroup(base)
+    try:
+        # Jobs run 8 s: the sensor finds the job running, defers, and is seen deferred for a while.
+        emulator = start_emulator_process(group, run_seconds=8.0, submit_seconds=0.5)
+        api_port = free_port()
+        api = f"http://127.0.0.1:{api_port}"
+        env = airflow_env(
+            home,
+            emulator.url,
+            AIRFLOW__CORE__EXECUTOR="LocalExecutor",
+            AIRFLOW__CORE__PARALLELISM="2",
+            AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION="True",
+            AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="True",
+            AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"{api}/execution/",
+            AIRFLOW__API__HOST="127.0.0.1",
+            AIRFLOW__API__PORT=str(api_port),
+            AIRFLOW__API__WORKERS="1",
+            AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(free_port()),
+            AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT=str(free_port()),
+            AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC="1",
+            AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="10",
+        )
+        started = time.monotonic()
+        for component in COMPONENTS:
+            group.start(component, airflow_cli(component), env)
+        stack = AirflowStack(api=api, home=home, emulator=emulator, group=group)
+        try:
+            wait_http(f"{api}/api/v2/version", timeout=120, proc=group.procs["api-server"])
+            token = stack.call("GET", "/auth/token").json()["access_token"]
+            stack.http.headers["Authorization"] = f"Bearer {token}"
+            _wait_for_dag(stack, DAG_ID, timeout=120)
+            # Only this DAG is unpaused: the scheduled example (catchup=True) stays paused.
+            stack.call("PATCH", f"/api/v2/dags/{DAG_ID}", json={"is_paused": False})
+        except Exception as exc:
+            raise AssertionError(f"Airflow did not come up: {exc}\n{stack.diagnostics()}") from exc
+        print(f"Airflow stack up in {time.monotonic() - started:.1f}s")
+        yield stack
+    finally:
+        group.close()
+
+
+def _wait_for_dag(stack: AirflowStack, dag_id: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        resp = stack.http.get(f"{stack.api}/api/v2/dags/{dag_id}", timeout=10)
+        if resp.status_code == 200:
+            return
+        time.sleep(1)
+    raise TimeoutError(f"DAG {dag_id} not parsed within {timeout}s")
+
+
+def test_discovery_run_defers_and_succeeds(stack: AirflowStack) -> None:
+    started = time.monotonic()
+    run_id = stack.trigger(DAG_ID)
+    run_state, sensor_states = stack.watch(DAG_ID, run_id, SENSOR)
+    print(f"run {run_id}: {run_state} in {time.monotonic() - started:.1f}s; sensor went {sensor_states}")
+    tasks = stack.task_states(DAG_ID, run_id)
+    assert run_state == "success", f"{tasks}\n{stack.diagnostics()}"
+    assert "deferred" in sensor_states, sensor_states
+    assert set(tasks.values()) == {"success"}, tasks
+
+    job_id = stack.xcom(DAG_ID, run_id, START)
+    assert stack.xcom(DAG_ID, run_id, SENSOR) == "SUCCESS"
+    assert stack.xcom(DAG_ID, run_id, "report") == {"job_id": job_id, "job_status": "SUCCESS"}
+    assert job_status(stack.emulator.job(job_id)) == "SUCCESS"
+    # The wait happened on the triggerer: the trigger's log shows up in the sensor's task log.
+    assert f"LakeFormation job {job_id}" in stack.task_log(DAG_ID, run_id, SENSOR)
+
+
+def test_failed_job_fails_run_with_log_tail(stack: AirflowStack) -> None:
+    started = time.monotonic()
+    run_id = stack.trigger(DAG_ID, {"description": "Nightly discovery [lf-emulator:outcome=FAILED]"})
+    run_state, sensor_states = stack.watch(DAG_ID, run_id, SENSOR)
+    print(f"run {run_id}: {run_state} in {time.monotonic() - started:.1f}s; sensor went {sensor_states}")
+    tasks = stack.task_states(DAG_ID, run_id)
+    assert run_state == "failed", f"{tasks}\n{stack.diagnostics()}"
+    assert "deferred" in sensor_states, sensor_states
+    assert tasks[SENSOR] == "failed"
+    assert tasks["report"] == "upstream_failed"
+
+    job_id = stack.xcom(DAG_ID, run_id, START)
+    assert job_status(stack.emulator.job(job_id)) == "FAILED"
+    job_log = stack.emulator.job_log(job_id).strip()
+    assert job_log, "the emulator should write a job log"
+    task_log = stack.task_log(DAG_ID, run_id, SENSOR)
+    assert f"log of LakeFormation job {job_id}" in task_log
+    assert job_log.splitlines()[-1].strip() in task_log
+    assert f"LakeFormation job {job_id} ended with status FAILED" in task_log
