@@ -1,0 +1,187 @@
+"""Retry policy of the hook and the async client (tenacity), in one place.
+
+Retried: connection errors, timeouts, HTTP 408, 429, 500, 502, 503, 504. Everything else
+(400, 401, 403, 404, a bad 2xx body, TLS verification failures) fails at once. Waits follow
+:class:`~airflow_provider_lakeformation.hooks._settings.RetrySettings` (exponential backoff with
+jitter, ``Retry-After`` obeyed up to its cap). Each retry is logged once at WARNING; when the
+budget is spent the error says how many attempts were made.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from typing import NoReturn, TypeVar
+
+from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+
+from airflow_provider_lakeformation.exceptions import (
+    RETRYABLE_STATUS_CODES,
+    LakeFormationApiError,
+    LakeFormationConnectionError,
+)
+from airflow_provider_lakeformation.hooks._settings import RetrySettings
+from airflow_provider_lakeformation.hooks._wire import TransportError
+
+__all__ = [
+    "BackoffWait",
+    "failure_reason",
+    "give_up",
+    "is_ambiguous",
+    "is_retryable",
+    "retry_async",
+    "retry_sync",
+]
+
+T = TypeVar("T")
+
+#: Indirections so tests can observe or skip the waits.
+SLEEP: Callable[[float], None] = time.sleep
+ASLEEP: Callable[[float], Awaitable[None]] = asyncio.sleep
+
+
+def _sleep(seconds: float) -> None:
+    SLEEP(seconds)
+
+
+async def _asleep(seconds: float) -> None:
+    await ASLEEP(seconds)
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Transient: a transport failure or HTTP 408/429/5xx (and not an already exhausted error)."""
+    if getattr(exc, "attempts", None) is not None:  # gave up already (e.g. the nested IAM call)
+        return False
+    if isinstance(exc, TransportError):
+        return True
+    if isinstance(exc, LakeFormationApiError):
+        return exc.status_code in RETRYABLE_STATUS_CODES
+    return False
+
+
+def is_ambiguous(exc: BaseException) -> bool:
+    """The request may have been processed although it failed: read timeout, connection dropped
+    after sending, or 408/429/5xx. Only a connection that was never established is unambiguous."""
+    if isinstance(exc, TransportError):
+        return exc.sent
+    return isinstance(exc, LakeFormationApiError) and exc.status_code in RETRYABLE_STATUS_CODES
+
+
+def failure_reason(exc: BaseException) -> str:
+    """A short, secret-free description of a failed attempt for logs."""
+    if isinstance(exc, TransportError):
+        return exc.reason
+    if isinstance(exc, LakeFormationApiError):
+        parts = [f"HTTP {exc.status_code}"]
+        if exc.error_code:
+            parts.append(f"error_code {exc.error_code}")
+        if exc.request_id:
+            parts.append(f"request_id {exc.request_id}")
+        if exc.retry_after is not None:
+            parts.append(f"Retry-After {exc.retry_after:g}s")
+        return ", ".join(parts)
+    return type(exc).__name__
+
+
+class BackoffWait:
+    """tenacity wait: ``Retry-After`` when the failure carried one (capped, plus up to 10 % / 1 s of
+    jitter so many clients do not return at once), else random in
+    ``[min_wait, min(max_wait, min_wait * 2**attempt)]``."""
+
+    def __init__(self, policy: RetrySettings) -> None:
+        self.policy = policy
+
+    def __call__(self, state: RetryCallState) -> float:
+        policy = self.policy
+        exc = state.outcome.exception() if state.outcome is not None else None
+        retry_after = getattr(exc, "retry_after", None)
+        if isinstance(retry_after, (int, float)):
+            limit = policy.retry_after_limit
+            wait = min(float(retry_after), limit)
+            return min(limit, wait + random.uniform(0.0, min(1.0, 0.1 * wait)))
+        high = min(policy.max_wait, policy.min_wait * 2 ** min(state.attempt_number, 60))
+        return random.uniform(policy.min_wait, max(policy.min_wait, high))
+
+
+def give_up(exc: BaseException, attempts: int, what: str) -> BaseException:
+    """The error raised when the retry budget is spent: same class and fields, saying how many
+    attempts were made (``.attempts``)."""
+    plural = "attempt" if attempts == 1 else "attempts"
+    final: BaseException
+    if isinstance(exc, LakeFormationApiError):
+        summary = getattr(exc, "summary", None) or type(exc).__name__
+        final = type(exc)(
+            f"{summary}; gave up after {attempts} {plural}",
+            status_code=exc.status_code,
+            error_code=exc.error_code,
+            error_msg=exc.error_msg,
+            solution_msg=exc.solution_msg,
+            request_id=exc.request_id,
+            method=exc.method,
+            path=exc.path,
+            retry_after=exc.retry_after,
+        )
+    elif isinstance(exc, TransportError):
+        final = LakeFormationConnectionError(
+            f"LakeFormation {what} failed: {exc.reason}; gave up after {attempts} {plural}"
+        )
+    else:
+        return exc
+    final.__dict__["attempts"] = attempts
+    return final
+
+
+class _Hooks:
+    """before_sleep (one WARNING per retry) and retry_error_callback (raise the final error)."""
+
+    def __init__(self, what: str, attempts: int, logger: logging.Logger) -> None:
+        self.what = what
+        self.attempts = attempts
+        self.logger = logger
+
+    def before_sleep(self, state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome is not None else None
+        wait = state.next_action.sleep if state.next_action is not None else 0.0
+        self.logger.warning(
+            "LakeFormation %s: attempt %d of %d failed (%s); retrying in %.2f s",
+            self.what,
+            state.attempt_number,
+            self.attempts,
+            failure_reason(exc) if exc is not None else "no result",
+            wait,
+        )
+
+    def exhausted(self, state: RetryCallState) -> NoReturn:
+        assert state.outcome is not None
+        exc = state.outcome.exception()
+        assert exc is not None
+        raise give_up(exc, state.attempt_number, self.what) from exc
+
+
+def _kwargs(policy: RetrySettings, what: str, logger: logging.Logger) -> dict[str, object]:
+    hooks = _Hooks(what, policy.attempts, logger)
+    return {
+        "stop": stop_after_attempt(policy.attempts),
+        "wait": BackoffWait(policy),
+        "retry": retry_if_exception(is_retryable),
+        "before_sleep": hooks.before_sleep,
+        "retry_error_callback": hooks.exhausted,
+        "reraise": True,
+    }
+
+
+def retry_sync(fn: Callable[[], T], *, policy: RetrySettings, what: str, logger: logging.Logger) -> T:
+    """Call ``fn`` with retries per ``policy`` (tenacity ``Retrying``)."""
+    retrying = Retrying(sleep=_sleep, **_kwargs(policy, what, logger))  # type: ignore[arg-type]
+    return retrying(fn)
+
+
+async def retry_async(
+    fn: Callable[[], Awaitable[T]], *, policy: RetrySettings, what: str, logger: logging.Logger
+) -> T:
+    """Await ``fn()`` with retries per ``policy`` (tenacity ``AsyncRetrying``, ``asyncio.sleep``)."""
+    retrying = AsyncRetrying(sleep=_asleep, **_kwargs(policy, what, logger))  # type: ignore[arg-type]
+    return await retrying(fn)

@@ -1,0 +1,398 @@
+"""Connection settings of the LakeFormation hook: one validated, immutable model built from an
+Airflow Connection plus the hook's overrides.
+
+Everything is checked here, before any HTTP call: a missing ``project_id``, ``instance_id``,
+endpoint (``region`` or ``host``) or the credentials of the chosen auth type raise
+:class:`~airflow_provider_lakeformation.exceptions.LakeFormationSpecError` naming the field and the
+rule. Extras typed into the UI or a URI arrive as strings (``"false"``, ``"5"``) and are coerced.
+Credentials are ``SecretStr``: never shown by ``repr``/``str``/``model_dump_json``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from enum import Enum
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+
+from airflow_provider_lakeformation.exceptions import LakeFormationSpecError
+
+__all__ = [
+    "DEFAULT_CONNECT_TIMEOUT",
+    "DEFAULT_READ_TIMEOUT",
+    "AuthType",
+    "ConnectionSettings",
+    "RetrySettings",
+    "cloud_endpoint",
+]
+
+DEFAULT_CONNECT_TIMEOUT = 10.0
+DEFAULT_READ_TIMEOUT = 60.0
+CLOUD_DOMAIN = "myhuaweicloud.com"
+
+_REGION_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+_ID_RE = re.compile(r"^[^\s/?#%]+$")
+_CLOUD_HOST_RE = re.compile(r"^lakeformation\.(?P<region>[a-z0-9-]+)\.myhuaweicloud\.com$")
+_FALSE_WORDS = frozenset({"false", "0", "no", "off", "f", "n"})
+_TRUE_WORDS = frozenset({"true", "1", "yes", "on", "t", "y"})
+
+
+def cloud_endpoint(region: str) -> str:
+    """``https://lakeformation.{region}.myhuaweicloud.com``."""
+    return f"https://lakeformation.{region}.{CLOUD_DOMAIN}"
+
+
+class AuthType(str, Enum):
+    """How requests are authenticated."""
+
+    AKSK = "aksk"  #: AK/SK request signing (SDK-HMAC-SHA256); login = AK, password = SK
+    IAM = "iam"  #: IAM user token fetched from IAM; login = user, password = its password
+    TOKEN = "token"  #: a ready X-Auth-Token; password = token
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class RetrySettings(BaseModel):
+    """Retry policy: exponential backoff with jitter, honouring ``Retry-After``.
+
+    The n-th retry waits a random time in ``[min_wait, min(max_wait, min_wait * 2**n)]``. A
+    ``Retry-After`` header (seconds or HTTP date) is obeyed instead, up to
+    ``max(max_wait, retry_after_cap)`` seconds (longer values are cut to that cap).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
+    max_retries: int = Field(default=5, ge=0, le=100)
+    min_wait: float = Field(default=1.0, gt=0)
+    max_wait: float = Field(default=30.0, gt=0)
+    retry_after_cap: float = Field(default=120.0, ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> RetrySettings:
+        if self.max_wait < self.min_wait:
+            raise ValueError("max_wait: must be greater than or equal to min_wait")
+        return self
+
+    @property
+    def attempts(self) -> int:
+        """Total number of attempts (first try plus retries)."""
+        return self.max_retries + 1
+
+    @property
+    def retry_after_limit(self) -> float:
+        """The longest ``Retry-After`` that is obeyed as given."""
+        return max(self.max_wait, self.retry_after_cap)
+
+
+class ConnectionSettings(BaseModel):
+    """Everything the hook needs to talk to one LakeFormation instance."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
+
+    conn_id: str | None = None
+    endpoint: str
+    region: str | None = None
+    project_id: str
+    instance_id: str
+    auth_type: AuthType
+    access_key: SecretStr | None = None
+    secret_key: SecretStr | None = None
+    user_name: str | None = None
+    password: SecretStr | None = None
+    token: SecretStr | None = None
+    security_token: SecretStr | None = None
+    domain_name: str | None = None
+    project_name: str | None = None
+    iam_endpoint: str | None = None
+    verify: bool = True
+    ca_bundle: str | None = None
+    connect_timeout: float = Field(default=DEFAULT_CONNECT_TIMEOUT, gt=0)
+    read_timeout: float = Field(default=DEFAULT_READ_TIMEOUT, gt=0)
+    retry: RetrySettings = Field(default_factory=RetrySettings)
+
+    # ------------------------------------------------------------------ derived values
+
+    @property
+    def requests_verify(self) -> bool | str:
+        """``verify`` for requests: the CA bundle path when given, else the boolean."""
+        if self.verify and self.ca_bundle:
+            return self.ca_bundle
+        return self.verify
+
+    @property
+    def timeout(self) -> tuple[float, float]:
+        """(connect, read) timeouts in seconds."""
+        return (self.connect_timeout, self.read_timeout)
+
+    @property
+    def api_root(self) -> str:
+        """``{endpoint}/v1/{project_id}``."""
+        return f"{self.endpoint}/v1/{self.project_id}"
+
+    @property
+    def is_cloud_endpoint(self) -> bool:
+        """True when the endpoint is a Huawei Cloud host (``*.myhuaweicloud.com``)."""
+        host = (urlsplit(self.endpoint).hostname or "").lower()
+        return host == CLOUD_DOMAIN or host.endswith("." + CLOUD_DOMAIN)
+
+    # ------------------------------------------------------------------ construction
+
+    @classmethod
+    def from_connection(
+        cls,
+        conn: Any,
+        *,
+        extra: Mapping[str, Any] | None = None,
+        project_id: str | None = None,
+        instance_id: str | None = None,
+        region: str | None = None,
+        retry: RetrySettings | Mapping[str, Any] | None = None,
+        timeout: float | tuple[float, float] | None = None,
+    ) -> ConnectionSettings:
+        """Build from an Airflow ``Connection`` (``extra`` defaults to ``conn.extra_dejson``)."""
+        return cls.from_fields(
+            conn_id=getattr(conn, "conn_id", None),
+            host=getattr(conn, "host", None),
+            port=getattr(conn, "port", None),
+            login=getattr(conn, "login", None),
+            password=getattr(conn, "password", None),
+            extra=conn.extra_dejson if extra is None else extra,
+            project_id=project_id,
+            instance_id=instance_id,
+            region=region,
+            retry=retry,
+            timeout=timeout,
+        )
+
+    @classmethod
+    def from_fields(
+        cls,
+        *,
+        conn_id: str | None = None,
+        host: str | None = None,
+        port: int | str | None = None,
+        login: str | None = None,
+        password: str | None = None,
+        extra: Mapping[str, Any] | None = None,
+        project_id: str | None = None,
+        instance_id: str | None = None,
+        region: str | None = None,
+        retry: RetrySettings | Mapping[str, Any] | None = None,
+        timeout: float | tuple[float, float] | None = None,
+    ) -> ConnectionSettings:
+        """Build from connection fields; hook overrides (``project_id``... ``timeout``) win over extras."""
+        what = f"LakeFormation connection {conn_id!r}" if conn_id else "LakeFormation connection"
+        ex = {str(k): _blank_to_none(v) for k, v in (extra or {}).items()}
+        problems: list[str] = []
+
+        region_v = _text(region) or _text(ex.get("region"))
+        if region_v is not None:
+            region_v = region_v.lower()
+            if not _REGION_RE.match(region_v):
+                problems.append("region: must look like cn-north-4 (lower-case letters, digits and '-')")
+        endpoint = _endpoint(_text(host), port, ex, region_v, problems)
+        if region_v is None and endpoint:
+            match = _CLOUD_HOST_RE.match((urlsplit(endpoint).hostname or "").lower())
+            region_v = match["region"] if match else None
+
+        project = _required_id("project_id", _text(project_id) or _text(ex.get("project_id")), problems)
+        instance = _required_id("instance_id", _text(instance_id) or _text(ex.get("instance_id")), problems)
+
+        login_v, password_v = _text(login), _raw_secret(password)
+        auth = _auth_type(_text(ex.get("auth_type")), login_v, password_v, problems)
+        creds: dict[str, Any] = {}
+        domain = _text(ex.get("domain_name"))
+        iam_endpoint = _text(ex.get("iam_endpoint"))
+        if auth is AuthType.AKSK:
+            if not login_v:
+                problems.append("login: the access key (AK) is required for auth_type aksk")
+            if not password_v:
+                problems.append("password: the secret key (SK) is required for auth_type aksk")
+            creds = {"access_key": login_v, "secret_key": password_v}
+        elif auth is AuthType.IAM:
+            if not login_v:
+                problems.append("login: the IAM user name is required for auth_type iam")
+            if not password_v:
+                problems.append("password: the IAM user's password is required for auth_type iam")
+            if not domain:
+                problems.append("domain_name: the account (domain) name is required for auth_type iam")
+            if iam_endpoint is None and region_v:
+                iam_endpoint = f"https://iam.{region_v}.{CLOUD_DOMAIN}"
+            if iam_endpoint is None:
+                problems.append("iam_endpoint: required for auth_type iam when no region is known")
+            else:
+                iam_endpoint = _url("iam_endpoint", iam_endpoint, problems)
+            creds = {"user_name": login_v, "password": password_v}
+        elif auth is AuthType.TOKEN:
+            if not password_v:
+                problems.append("password: the X-Auth-Token is required for auth_type token")
+            creds = {"token": password_v}
+
+        verify_raw = ex.get("verify")
+        ca_bundle = _text(ex.get("ca_bundle"))
+        verify: Any = True if verify_raw is None else verify_raw
+        if isinstance(verify_raw, str):
+            word = verify_raw.strip().lower()
+            if word not in _TRUE_WORDS | _FALSE_WORDS:  # requests-style verify="/path/ca.pem"
+                ca_bundle = ca_bundle or verify_raw.strip()
+                verify = True
+
+        connect_t: Any = ex.get("connect_timeout", DEFAULT_CONNECT_TIMEOUT)
+        read_t: Any = ex.get("read_timeout", DEFAULT_READ_TIMEOUT)
+        if timeout is not None:
+            if isinstance(timeout, tuple):
+                connect_t, read_t = timeout
+            else:
+                connect_t = read_t = timeout
+        connect_t = DEFAULT_CONNECT_TIMEOUT if connect_t is None else connect_t
+        read_t = DEFAULT_READ_TIMEOUT if read_t is None else read_t
+
+        retry_v: Any = retry
+        if retry_v is None:
+            retry_v = {
+                key: value
+                for key, value in (
+                    ("max_retries", ex.get("max_retries")),
+                    ("min_wait", ex.get("retry_min_wait")),
+                    ("max_wait", ex.get("retry_max_wait")),
+                    ("retry_after_cap", ex.get("retry_after_cap")),
+                )
+                if value is not None
+            }
+        if problems:
+            raise LakeFormationSpecError(what, problems)
+        assert auth is not None
+        assert endpoint is not None
+        assert project
+        assert instance
+        try:
+            return cls.model_validate(
+                {
+                    "conn_id": conn_id,
+                    "endpoint": endpoint,
+                    "region": region_v,
+                    "project_id": project,
+                    "instance_id": instance,
+                    "auth_type": auth,
+                    **creds,
+                    "security_token": _raw_secret(ex.get("security_token")),
+                    "domain_name": domain,
+                    "project_name": _text(ex.get("project_name")),
+                    "iam_endpoint": iam_endpoint,
+                    "verify": verify,
+                    "ca_bundle": ca_bundle,
+                    "connect_timeout": connect_t,
+                    "read_timeout": read_t,
+                    "retry": retry_v,
+                }
+            )
+        except ValidationError as exc:
+            raise LakeFormationSpecError.from_validation_error(what, exc) from None
+
+
+# ---------------------------------------------------------------------------------- helpers
+
+
+def _blank_to_none(value: Any) -> Any:
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    return value
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _raw_secret(value: Any) -> str | None:
+    """Secrets keep inner characters but lose surrounding whitespace (a pasted newline)."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _required_id(name: str, value: str | None, problems: list[str]) -> str | None:
+    if not value:
+        problems.append(f"{name}: required (connection extra {name!r} or the hook's {name} argument)")
+        return None
+    if not _ID_RE.match(value):
+        problems.append(f"{name}: must not contain whitespace, '/', '?', '#' or '%'")
+        return None
+    return value
+
+
+def _url(name: str, value: str, problems: list[str]) -> str | None:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        problems.append(f"{name}: must be an http(s) URL with a host, e.g. https://host:port")
+        return None
+    try:
+        parts.port  # noqa: B018 - validates the port
+    except ValueError:
+        problems.append(f"{name}: the port must be a number from 0 to 65535")
+        return None
+    if parts.query or parts.fragment:
+        problems.append(f"{name}: must not carry a query string or fragment")
+        return None
+    return value.rstrip("/")
+
+
+def _endpoint(
+    host: str | None,
+    port: int | str | None,
+    extra: Mapping[str, Any],
+    region: str | None,
+    problems: list[str],
+) -> str | None:
+    """Explicit URL in ``host``; or bare host + port + extra ``scheme``/``endpoint_scheme``; or region."""
+    if host:
+        if "://" in host:
+            url = host
+            parts = urlsplit(host)
+            if port not in (None, "") and parts.port is None and parts.hostname:
+                url = f"{parts.scheme}://{parts.netloc}:{port}{parts.path}"
+        else:
+            scheme = (_text(extra.get("scheme")) or _text(extra.get("endpoint_scheme")) or "https").lower()
+            if scheme not in ("http", "https"):
+                problems.append("scheme: must be http or https")
+                return None
+            hostport = host.rstrip("/")
+            if port not in (None, "") and ":" not in hostport.rsplit("]", 1)[-1]:
+                hostport = f"{hostport}:{port}"
+            url = f"{scheme}://{hostport}"
+        return _url("host", url, problems)
+    if region:
+        return cloud_endpoint(region)
+    problems.append("region: required when the connection has no host (endpoint URL)")
+    return None
+
+
+def _auth_type(
+    given: str | None,
+    login: str | None,
+    password: str | None,
+    problems: list[str],
+) -> AuthType | None:
+    if given is not None:
+        try:
+            return AuthType(given.lower())
+        except ValueError:
+            problems.append("auth_type: must be one of aksk, iam, token")
+            return None
+    if login and password:
+        return AuthType.AKSK
+    if password:
+        return AuthType.TOKEN
+    problems.append(
+        "password: credentials are required (login + password = AK/SK, password alone = token, "
+        "or set auth_type iam with the IAM user and password)"
+    )
+    return None
