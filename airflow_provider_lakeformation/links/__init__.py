@@ -1,0 +1,3 @@
+"""Operator extra links of the LakeFormation provider."""
+
+from __future__ import annotations

@@ -1,0 +1,692 @@
+"""Operators that create, update, start, stop and delete Huawei Cloud LakeFormation jobs.
+
+Every operator returns the job id (return-value XCom) and pushes the XComs ``job_id`` and
+``console_url`` (the "LakeFormation Job" extra link); operators that see a final status push
+``job_status`` too. Job specs are validated after templating and before any HTTP call; their secrets
+are masked in logs and never returned, pushed or put into an exception.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, NoReturn
+
+from airflow.providers.common.compat.sdk import ResumableJobMixin, conf
+from pydantic import ValidationError
+
+from airflow_provider_lakeformation._compat import BaseOperator
+from airflow_provider_lakeformation.exceptions import (
+    LakeFormationBadRequestError,
+    LakeFormationError,
+    LakeFormationNotFoundError,
+    LakeFormationSpecError,
+    LakeFormationTimeoutError,
+)
+from airflow_provider_lakeformation.hooks.lakeformation import LakeFormationHook
+from airflow_provider_lakeformation.links.lakeformation import LakeFormationJobLink
+from airflow_provider_lakeformation.models.jobs import (
+    CreateJobRequest,
+    Job,
+    JobType,
+    StartMode,
+    UpdateJobRequest,
+)
+from airflow_provider_lakeformation.models.status import IN_PROGRESS_STATUSES, JobStatus, parse_status
+from airflow_provider_lakeformation.operators._common import (
+    LakeFormationJobWaitMixin,
+    LakeFormationOperatorMixin,
+    WaitTimedOut,
+    coerce_bool,
+    mask_job_secrets,
+    push_xcoms,
+)
+from airflow_provider_lakeformation.triggers.lakeformation import job_outcome, resolve_states
+
+if TYPE_CHECKING:
+    import jinja2
+    from pydantic import JsonValue
+
+    from airflow_provider_lakeformation._compat import Context
+
+DEFAULT_CONN_ID = LakeFormationHook.default_conn_name
+IfExists = Literal["fail", "reuse", "update"]
+_IF_EXISTS: tuple[str, ...] = ("fail", "reuse", "update")
+#: Every status in which a job is not running (what "stopped" means when waiting for a stop).
+_NOT_RUNNING: frozenset[JobStatus] = frozenset(JobStatus) - IN_PROGRESS_STATUSES
+#: Extra time the scheduler grants a deferred task beyond ``timeout`` before failing it on its own.
+_DEFER_GRACE = 120.0
+
+
+def _default_deferrable() -> bool:
+    return bool(conf.getboolean("operators", "default_deferrable", fallback=False))
+
+
+def _require_job_id(job_id: Any) -> str:
+    if not isinstance(job_id, str) or not job_id.strip():
+        raise LakeFormationSpecError("job_id", ["job_id: must be a non-empty string"])
+    return job_id.strip()
+
+
+def _positive(value: float, what: str) -> float:
+    if value <= 0:
+        raise LakeFormationSpecError(what, [f"{what}: must be greater than 0"])
+    return float(value)
+
+
+def _spec_mapping(job: Any) -> dict[str, Any]:
+    """A rendered spec as a dict: a mapping, or a JSON object rendered from a template as text."""
+    if isinstance(job, str):
+        try:
+            job = json.loads(job)
+        except ValueError:
+            raise LakeFormationSpecError("job spec", ["job: a string spec must be a JSON object"]) from None
+    if not isinstance(job, Mapping):
+        raise LakeFormationSpecError("job spec", ["job: must be a dict (or a JSON object string)"])
+    return dict(job)
+
+
+class _JobSpecTemplatingMixin:
+    """Masks the datasource secrets of the rendered ``job`` spec in logs."""
+
+    job: Any
+
+    def render_template_fields(self, context: Context, jinja_env: jinja2.Environment | None = None) -> None:
+        super().render_template_fields(context, jinja_env)  # type: ignore[misc]
+        mask_job_secrets(self.job)
+
+
+# ------------------------------------------------------------------------------------------ create
+
+
+class LakeFormationCreateJobOperator(_JobSpecTemplatingMixin, LakeFormationOperatorMixin, BaseOperator):
+    """Create a LakeFormation job, idempotently.
+
+    :param job: the job spec: a dict (templated; see ``CreateJobRequest``) or a ``CreateJobRequest``.
+        A missing parameter-block ``instance_id`` is filled from the connection. Validated after
+        templating, before any HTTP call.
+    :param if_exists: what to do when a job of the same type and name exists: ``"fail"`` (default,
+        naming the existing job id), ``"reuse"`` (return it unchanged) or ``"update"`` (modify it to
+        match ``job``). Makes re-runs and backfills safe.
+    :param lakeformation_conn_id: Airflow connection of type ``lakeformation``.
+    :param project_id: overrides the connection's project.
+    :param instance_id: overrides the connection's instance.
+    """
+
+    template_fields: Sequence[str] = ("job", "project_id", "instance_id")
+    template_fields_renderers: ClassVar[dict[str, str]] = {"job": "json"}
+    operator_extra_links = (LakeFormationJobLink(),)
+    ui_color = "#e0f0ff"
+
+    def __init__(
+        self,
+        *,
+        job: dict[str, Any] | CreateJobRequest,
+        if_exists: IfExists = "fail",
+        lakeformation_conn_id: str = DEFAULT_CONN_ID,
+        project_id: str | None = None,
+        instance_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if if_exists not in _IF_EXISTS:
+            raise LakeFormationSpecError("if_exists", [f"if_exists: must be one of {', '.join(_IF_EXISTS)}"])
+        self.job = job
+        self.if_exists = if_exists
+        self.lakeformation_conn_id = lakeformation_conn_id
+        self.project_id = project_id
+        self.instance_id = instance_id
+
+    def _request(self) -> CreateJobRequest:
+        if isinstance(self.job, CreateJobRequest):
+            return self.job
+        spec = _spec_mapping(self.job)
+        try:
+            return CreateJobRequest.model_validate(
+                spec, context={"default_instance_id": self.hook.settings.instance_id}
+            )
+        except ValidationError as err:
+            raise LakeFormationSpecError.from_validation_error("job spec", err) from None
+
+    def execute(self, context: Context) -> str:
+        mask_job_secrets(self.job)
+        request = self._request()
+        hook = self.hook
+        existing = hook.find_job_by_name(request.type, request.name)
+        if existing is not None:
+            job_id = self._handle_existing(existing, request)
+        else:
+            try:
+                job_id = hook.create_job(request).id
+            except LakeFormationBadRequestError:
+                # Lost a race with a concurrent run that created the same name: apply if_exists to it.
+                existing = hook.find_job_by_name(request.type, request.name)
+                if existing is None:
+                    raise
+                job_id = self._handle_existing(existing, request)
+            else:
+                self.log.info("created %s LakeFormation job %r: %s", request.type.value, request.name, job_id)
+        push_xcoms(context, job_id=job_id, console_url=self.console_url(job_id))
+        return job_id
+
+    def _handle_existing(self, existing: Job, request: CreateJobRequest) -> str:
+        what = f"a {request.type.value} LakeFormation job named {request.name!r}"
+        if self.if_exists == "reuse":
+            self.log.info(
+                "%s already exists (%s): reusing it unchanged (if_exists='reuse')", what, existing.id
+            )
+            return existing.id
+        if self.if_exists == "update":
+            self.hook.update_job(existing.id, UpdateJobRequest.from_create(request), job_type=request.type)
+            self.log.info(
+                "%s already exists (%s): updated it to the given spec (if_exists='update')", what, existing.id
+            )
+            return existing.id
+        raise LakeFormationError(
+            f"{what} already exists: job id {existing.id}. Use if_exists='reuse' to use it as is "
+            "or if_exists='update' to modify it to this spec"
+        )
+
+
+# ------------------------------------------------------------------------------------------ update
+
+
+class LakeFormationUpdateJobOperator(_JobSpecTemplatingMixin, LakeFormationOperatorMixin, BaseOperator):
+    """Modify a LakeFormation job (name, description, parameters).
+
+    :param job_id: the job to modify (templated).
+    :param job: the new spec (templated): a dict like ``UpdateJobRequest``, or a create-style dict or
+        ``CreateJobRequest``; its ``type``, if given, is checked against the job's type.
+    """
+
+    template_fields: Sequence[str] = ("job_id", "job", "project_id", "instance_id")
+    template_fields_renderers: ClassVar[dict[str, str]] = {"job": "json"}
+    operator_extra_links = (LakeFormationJobLink(),)
+    ui_color = "#e0f0ff"
+
+    def __init__(
+        self,
+        *,
+        job_id: str,
+        job: dict[str, Any] | UpdateJobRequest | CreateJobRequest,
+        lakeformation_conn_id: str = DEFAULT_CONN_ID,
+        project_id: str | None = None,
+        instance_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.job_id = job_id
+        self.job = job
+        self.lakeformation_conn_id = lakeformation_conn_id
+        self.project_id = project_id
+        self.instance_id = instance_id
+
+    def _request(self) -> tuple[UpdateJobRequest, JobType | None]:
+        if isinstance(self.job, UpdateJobRequest):
+            return self.job, None
+        if isinstance(self.job, CreateJobRequest):
+            return UpdateJobRequest.from_create(self.job), self.job.type
+        spec = _spec_mapping(self.job)
+        job_type: JobType | None = None
+        if "type" in spec:
+            raw_type = spec.pop("type")
+            try:
+                job_type = JobType(str(raw_type))
+            except ValueError:
+                allowed = ", ".join(t.value for t in JobType)
+                raise LakeFormationSpecError("job spec", [f"type: must be one of {allowed}"]) from None
+        try:
+            request = UpdateJobRequest.model_validate(
+                spec, context={"default_instance_id": self.hook.settings.instance_id}
+            )
+        except ValidationError as err:
+            raise LakeFormationSpecError.from_validation_error("job spec", err) from None
+        if job_type is not None:
+            try:
+                request.parameter.check_type(job_type)
+            except ValueError as err:
+                raise LakeFormationSpecError("job spec", [str(err)]) from None
+        return request, job_type
+
+    def execute(self, context: Context) -> str:
+        mask_job_secrets(self.job)
+        job_id = _require_job_id(self.job_id)
+        request, job_type = self._request()
+        self.hook.update_job(job_id, request, job_type=job_type)
+        self.log.info("updated LakeFormation job %s", job_id)
+        push_xcoms(context, job_id=job_id, console_url=self.console_url(job_id))
+        return job_id
+
+
+# -------------------------------------------------------------------------------------- stop/delete
+
+
+class _StopMixin(LakeFormationJobWaitMixin):
+    """Stop a run and (optionally) wait until it is no longer SUBMITTED/RUNNING."""
+
+    def stop_run(self, job_id: str, *, wait: bool, timeout: float | None) -> JobStatus:
+        """Stop ``job_id`` if it is in progress; return the status it ends up in (or was in)."""
+        status = self.hook.get_job_status(job_id)
+        if status not in IN_PROGRESS_STATUSES:
+            self.log.info("LakeFormation job %s is %s: nothing to stop", job_id, status.value)
+            return status
+        try:
+            self.hook.stop_job(job_id)
+        except LakeFormationBadRequestError:
+            status = self.hook.get_job_status(job_id)
+            if status in IN_PROGRESS_STATUSES:
+                raise
+            self.log.info(
+                "LakeFormation job %s finished (%s) before it could be stopped", job_id, status.value
+            )
+            return status
+        self.log.info("LakeFormation job %s: stop requested (was %s)", job_id, status.value)
+        if not wait:
+            return status
+        return self.wait_for_job(
+            job_id, success_states=_NOT_RUNNING, failure_states=frozenset(), timeout=timeout, initial=status
+        )
+
+
+class LakeFormationStopJobOperator(_StopMixin, BaseOperator):
+    """Stop the current run of a LakeFormation job (nothing to do if it is not running).
+
+    :param job_id: the job to stop (templated).
+    :param wait_for_stop: wait until the job is no longer SUBMITTED/RUNNING.
+    :param poll_interval: seconds between status reads while waiting.
+    :param timeout: longest wait in seconds (``None``: no limit); then LakeFormationTimeoutError.
+    """
+
+    template_fields: Sequence[str] = ("job_id", "project_id", "instance_id")
+    operator_extra_links = (LakeFormationJobLink(),)
+    ui_color = "#ffe0e0"
+
+    def __init__(
+        self,
+        *,
+        job_id: str,
+        wait_for_stop: bool = False,
+        poll_interval: float = 10.0,
+        timeout: float | None = 600.0,
+        max_transient_errors: int = 10,
+        lakeformation_conn_id: str = DEFAULT_CONN_ID,
+        project_id: str | None = None,
+        instance_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.job_id = job_id
+        self.wait_for_stop = wait_for_stop
+        self.poll_interval = _positive(poll_interval, "poll_interval")
+        self.timeout = timeout
+        self.max_transient_errors = max_transient_errors
+        self.log_tail_lines = 0
+        self.lakeformation_conn_id = lakeformation_conn_id
+        self.project_id = project_id
+        self.instance_id = instance_id
+
+    def execute(self, context: Context) -> str:
+        job_id = _require_job_id(self.job_id)
+        push_xcoms(context, job_id=job_id, console_url=self.console_url(job_id))
+        status = self.stop_run(job_id, wait=self.wait_for_stop, timeout=self.timeout)
+        push_xcoms(context, job_status=status)
+        return job_id
+
+
+class LakeFormationDeleteJobOperator(_StopMixin, BaseOperator):
+    """Delete a LakeFormation job.
+
+    :param job_id: the job to delete (templated).
+    :param stop_if_running: stop a SUBMITTED/RUNNING job first and wait (up to ``stop_timeout``)
+        until it has stopped; otherwise deleting a running job fails with a clear message.
+    :param ignore_missing: succeed when the job does not exist (idempotent clean-up tasks).
+    """
+
+    template_fields: Sequence[str] = ("job_id", "project_id", "instance_id")
+    ui_color = "#ffe0e0"
+
+    def __init__(
+        self,
+        *,
+        job_id: str,
+        stop_if_running: bool = False,
+        ignore_missing: bool = False,
+        poll_interval: float = 10.0,
+        stop_timeout: float = 600.0,
+        max_transient_errors: int = 10,
+        lakeformation_conn_id: str = DEFAULT_CONN_ID,
+        project_id: str | None = None,
+        instance_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.job_id = job_id
+        self.stop_if_running = stop_if_running
+        self.ignore_missing = ignore_missing
+        self.poll_interval = _positive(poll_interval, "poll_interval")
+        self.stop_timeout = _positive(stop_timeout, "stop_timeout")
+        self.max_transient_errors = max_transient_errors
+        self.log_tail_lines = 0
+        self.lakeformation_conn_id = lakeformation_conn_id
+        self.project_id = project_id
+        self.instance_id = instance_id
+
+    def execute(self, context: Context) -> str | None:
+        job_id = _require_job_id(self.job_id)
+        try:
+            status = self.hook.get_job_status(job_id)
+            if status in IN_PROGRESS_STATUSES:
+                if not self.stop_if_running:
+                    raise LakeFormationError(
+                        f"LakeFormation job {job_id} is {status.value}: a running job cannot be deleted; "
+                        "stop it first or pass stop_if_running=True"
+                    )
+                self.stop_run(job_id, wait=True, timeout=self.stop_timeout)
+            self.hook.delete_job(job_id)
+        except LakeFormationNotFoundError:
+            if not self.ignore_missing:
+                raise
+            self.log.info("LakeFormation job %s does not exist: nothing to delete (ignore_missing)", job_id)
+            return None
+        self.log.info("deleted LakeFormation job %s", job_id)
+        push_xcoms(context, job_id=job_id)
+        return job_id
+
+
+# ------------------------------------------------------------------------------------------- start
+
+
+class LakeFormationStartJobOperator(ResumableJobMixin, LakeFormationJobWaitMixin, BaseOperator):
+    """Start a LakeFormation job and (by default) wait until the run finishes.
+
+    Never starts a second run by accident: if the job is already SUBMITTED/RUNNING it attaches to
+    that run (logged), and on Airflow 3.3+ a retry after a worker crash reconnects to the run its
+    earlier try started (``ResumableJobMixin``; the job id and the run's start time are kept in the
+    task state store). The status is checked once right after starting, so a run that is already
+    over never defers.
+
+    :param job_id: the job to start (templated).
+    :param mode: ``NORMAL`` or ``COMPARISON`` (templated; service default when ``None``).
+    :param cascade: the start call's ``cascade`` flag (templated).
+    :param wait_for_completion: wait for the run to end; ``False`` returns right after starting.
+    :param poll_interval: seconds between status reads (sync loop and trigger).
+    :param timeout: longest wait in seconds (``None``: no limit). When it passes the job is stopped
+        and the task fails with LakeFormationTimeoutError.
+    :param deferrable: wait on the triggerer (default ``[operators] default_deferrable``).
+    :param fail_on_partial_success: PARTIAL_SUCCESS fails the task (default) or counts as success.
+    :param log_tail_lines: lines of the job log printed in the task log when the run fails.
+    :param cancel_on_kill: stop the job when the task is killed (worker ``on_kill`` and trigger).
+    :param max_transient_errors: consecutive transient polling errors tolerated while waiting.
+    :param durable: keep the run in the task state store for crash-safe retries (Airflow 3.3+).
+    """
+
+    template_fields: Sequence[str] = ("job_id", "mode", "cascade", "project_id", "instance_id")
+    operator_extra_links = (LakeFormationJobLink(),)
+    ui_color = "#e0ffe0"
+    #: Task-state-store key of the run this task started: ``{"job_id": ..., "start_time": ...}``.
+    external_id_key = "lakeformation_job_run"
+
+    def __init__(
+        self,
+        *,
+        job_id: str,
+        mode: StartMode | str | None = None,
+        cascade: bool | None = None,
+        wait_for_completion: bool = True,
+        poll_interval: float = 30.0,
+        timeout: float | None = None,
+        deferrable: bool = _default_deferrable(),
+        fail_on_partial_success: bool = True,
+        log_tail_lines: int = 50,
+        cancel_on_kill: bool = True,
+        max_transient_errors: int = 10,
+        lakeformation_conn_id: str = DEFAULT_CONN_ID,
+        project_id: str | None = None,
+        instance_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.job_id = job_id
+        self.mode = mode
+        self.cascade = cascade
+        self.wait_for_completion = wait_for_completion
+        self.poll_interval = _positive(poll_interval, "poll_interval")
+        self.timeout = None if timeout is None else _positive(timeout, "timeout")
+        self.deferrable = deferrable
+        self.fail_on_partial_success = fail_on_partial_success
+        self.log_tail_lines = log_tail_lines
+        self.cancel_on_kill = cancel_on_kill
+        self.max_transient_errors = max_transient_errors
+        self.lakeformation_conn_id = lakeformation_conn_id
+        self.project_id = project_id
+        self.instance_id = instance_id
+        self._success, self._failure = resolve_states(fail_on_partial_success=fail_on_partial_success)
+        self._run: Job | None = None  # the run started or attached to by this try
+        self._in_flight: str | None = None  # job to stop in on_kill
+        self._finished = False
+
+    # ------------------------------------------------------------------------------------ execute
+
+    def execute(self, context: Context) -> str:
+        job_id = self.job_id = _require_job_id(self.job_id)
+        self._start_args()  # invalid mode/cascade fail before any HTTP call
+        push_xcoms(context, job_id=job_id, console_url=self.console_url(job_id))
+        if not self.wait_for_completion:
+            run = self._start_or_attach()
+            self._in_flight = None  # not waiting: the run outlives this task
+            push_xcoms(context, job_status=run.status)
+            return job_id
+        if self.deferrable:
+            return self._execute_deferrable(context)
+        result = self.execute_resumable(context)
+        return str(result) if result is not None else job_id
+
+    def _start_args(self) -> tuple[StartMode | None, bool | None]:
+        mode: StartMode | None = None
+        if isinstance(self.mode, StartMode):
+            mode = self.mode
+        elif self.mode is not None and str(self.mode).strip():
+            try:
+                mode = StartMode(str(self.mode).strip().upper())
+            except ValueError:
+                allowed = ", ".join(m.value for m in StartMode)
+                raise LakeFormationSpecError("mode", [f"mode: must be one of {allowed}"]) from None
+        return mode, coerce_bool(self.cascade, "cascade")
+
+    def _start_or_attach(self) -> Job:
+        """Start the job, or attach to its run if one is already SUBMITTED/RUNNING."""
+        job_id = self.job_id
+        job = self.hook.get_job(job_id)
+        if job.status in IN_PROGRESS_STATUSES:
+            return self._attach(job, "it is already running")
+        mode, cascade = self._start_args()
+        previous_start = job.start_time
+        try:
+            self.hook.start_job(job_id, mode=mode, cascade=cascade)
+        except LakeFormationBadRequestError:
+            job = self.hook.get_job(job_id)  # someone else started it between our read and our start?
+            if job.status in IN_PROGRESS_STATUSES:
+                return self._attach(job, "another run started it just now")
+            raise
+        job = self.hook.get_job(job_id)
+        if job.status is not None and job.status.is_terminal and job.start_time == previous_start:
+            # The service still reports the previous run: do not take its result for ours.
+            job = job.model_copy(update={"status": JobStatus.SUBMITTED})
+        self.log.info(
+            "started LakeFormation job %s (mode=%s, cascade=%s): %s",
+            job_id,
+            mode.value if mode else "default",
+            "default" if cascade is None else cascade,
+            job.status.value if job.status else "status unknown",
+        )
+        self._run, self._in_flight = job, job_id
+        return job
+
+    def _attach(self, job: Job, why: str) -> Job:
+        status = job.status.value if job.status else "unknown"
+        self.log.warning(
+            "LakeFormation job %s is %s (run started at %s): %s, so this task attaches to that run "
+            "instead of starting another one",
+            job.id,
+            status,
+            job.start_time,
+            why,
+        )
+        self._run, self._in_flight = job, self.job_id
+        return job
+
+    def _execute_deferrable(self, context: Context) -> str:
+        run = self._start_or_attach()
+        if run.status is not None and job_outcome(run.status, self._success, self._failure) is not None:
+            self.log.info("LakeFormation job %s is already %s: not deferring", self.job_id, run.status.value)
+            return self._finish(context, self.job_id, run.status)
+        end_time = None if self.timeout is None else time.time() + self.timeout
+        self._in_flight = None  # from here the trigger owns the run (its on_kill stops it)
+        self.defer(
+            trigger=self.trigger(
+                self.job_id,
+                end_time=end_time,
+                fail_on_partial_success=self.fail_on_partial_success,
+                cancel_on_kill=self.cancel_on_kill,
+            ),
+            method_name="execute_complete",
+            timeout=None if self.timeout is None else timedelta(seconds=self.timeout + _DEFER_GRACE),
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str:
+        """Resume after the trigger: success returns the job id, anything else fails the task."""
+        kind, job_id, status = self.resume(context, event, self.job_id, self._failure)
+        if kind == "timeout":
+            self._stop_after_timeout(job_id, status)
+        self._finished = True
+        return job_id
+
+    # ----------------------------------------------------------------------- waiting and finishing
+
+    def _finish(self, context: Context, job_id: str, status: JobStatus) -> str:
+        """Push the final status; fail (with the log tail) unless it counts as success."""
+        self._in_flight = None
+        self._finished = True
+        push_xcoms(context, job_status=status)
+        if status not in self._success:
+            self.fail_job(job_id, status)
+        self.log.info("LakeFormation job %s finished: %s", job_id, status.value)
+        return job_id
+
+    def _wait(self, job_id: str, initial: JobStatus | None) -> JobStatus:
+        try:
+            return self.wait_for_job(
+                job_id,
+                success_states=self._success,
+                failure_states=self._failure,
+                timeout=self.timeout,
+                initial=initial,
+            )
+        except WaitTimedOut as err:
+            self._stop_after_timeout(job_id, err.last_status)
+
+    def _stop_after_timeout(self, job_id: str, last: JobStatus | None) -> NoReturn:
+        self._in_flight = None
+        try:
+            self.hook.stop_job(job_id)
+            outcome = "the job was asked to stop"
+        except LakeFormationError as err:
+            outcome = f"stopping the job failed: {err}"
+        shown = last.value if last is not None else "unknown"
+        url = self.console_url(job_id)
+        self.log.warning("LakeFormation job %s timed out (%s): %s", job_id, shown, outcome)
+        raise LakeFormationTimeoutError(
+            f"LakeFormation job {job_id} did not finish within the timeout of {self.timeout} s "
+            f"(last status {shown}); {outcome}" + (f". Console: {url}" if url else "")
+        )
+
+    def on_kill(self) -> None:
+        """The task was killed while waiting on the worker: stop the run it started or attached to."""
+        job_id = self._in_flight
+        if job_id is None or not self.cancel_on_kill:
+            return
+        try:
+            status = self.hook.get_job_status(job_id)
+            if status in IN_PROGRESS_STATUSES:
+                self.hook.stop_job(job_id)
+                self.log.info("LakeFormation job %s: stop requested because the task was killed", job_id)
+        except LakeFormationError as err:
+            self.log.warning("could not stop LakeFormation job %s on kill: %s", job_id, err)
+        finally:
+            self._in_flight = None
+
+    # --------------------------------------------------------------------- ResumableJobMixin hooks
+
+    @staticmethod
+    def _run_ref(external_id: JsonValue) -> tuple[str | None, Any]:
+        """``(job_id, start_time)`` of a stored run (a dict, or a bare job id from older versions)."""
+        if isinstance(external_id, dict):
+            job_id = external_id.get("job_id")
+            return (job_id if isinstance(job_id, str) else None), external_id.get("start_time")
+        if isinstance(external_id, str):
+            return external_id, None
+        return None, None
+
+    def submit_job(self, context: Context) -> JsonValue:
+        """Start (or attach); the stored id is the job plus its run's start time."""
+        run = self._start_or_attach()
+        return {"job_id": self.job_id, "start_time": run.start_time}
+
+    def get_job_status(self, external_id: JsonValue, context: Context) -> str:
+        """Status of the run a previous try stored: the job's current run if it is that run, else
+        the run's entry in the job history; ``UNKNOWN`` (so: start again) if neither holds."""
+        job_id, start_time = self._run_ref(external_id)
+        if job_id != self.job_id:
+            return "UNKNOWN"
+        job = self.hook.get_job(job_id)
+        if start_time is None or job.start_time is None or str(job.start_time) == str(start_time):
+            return job.status.value if job.status else "UNKNOWN"
+        try:
+            page = self.hook.list_job_history(job_id, limit=50)
+        except LakeFormationError as err:
+            self.log.warning("could not read the run history of LakeFormation job %s: %s", job_id, err)
+            return "UNKNOWN"
+        for past in page.jobs:
+            if str(past.start_time) == str(start_time) and past.status is not None:
+                return past.status.value
+        return "UNKNOWN"
+
+    def is_job_active(self, status: str) -> bool:
+        return status in {s.value for s in IN_PROGRESS_STATUSES}
+
+    def is_job_succeeded(self, status: str) -> bool:
+        return status in {s.value for s in self._success}
+
+    def poll_until_complete(self, external_id: JsonValue, context: Context) -> str:  # type: ignore[override]
+        """Wait for the run and judge it; returns the job id (the mixin returns this on reconnect)."""
+        job_id = self._run_ref(external_id)[0] or self.job_id
+        run = self._run
+        if run is None:  # reconnecting: an earlier try of this task started the run
+            self.log.warning(
+                "reconnected to the run of LakeFormation job %s started by an earlier try of this task "
+                "(run started at %s); not starting it again",
+                job_id,
+                self._run_ref(external_id)[1],
+            )
+            self._in_flight = job_id
+        initial = run.status if run is not None else None
+        if initial is not None and job_outcome(initial, self._success, self._failure) is not None:
+            status = initial
+        else:
+            status = self._wait(job_id, initial)
+        return self._finish(context, job_id, status)
+
+    def get_job_result(self, external_id: JsonValue, context: Context) -> str:
+        job_id = self._run_ref(external_id)[0] or self.job_id
+        if not self._finished:  # the run an earlier try started had already succeeded
+            status = parse_status(self.get_job_status(external_id, context))
+            self.log.info(
+                "the run of LakeFormation job %s started by an earlier try already finished: %s",
+                job_id,
+                status.value,
+            )
+            push_xcoms(context, job_status=status)
+            self._finished = True
+        return job_id

@@ -1,0 +1,3 @@
+"""Sensors of the LakeFormation provider."""
+
+from __future__ import annotations

@@ -1,0 +1,142 @@
+"""Sensor that waits for a LakeFormation job to reach a target status."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.common.compat.sdk import AirflowSensorTimeout, PokeReturnValue, conf
+
+from airflow_provider_lakeformation._compat import BaseSensorOperator
+from airflow_provider_lakeformation.hooks.lakeformation import LakeFormationHook
+from airflow_provider_lakeformation.links.lakeformation import LakeFormationJobLink
+from airflow_provider_lakeformation.models.status import JobStatus
+from airflow_provider_lakeformation.operators._common import LakeFormationJobWaitMixin, push_xcoms
+from airflow_provider_lakeformation.triggers.lakeformation import (
+    TRANSIENT_ERRORS,
+    StatusTransitionLogger,
+    job_outcome,
+    resolve_states,
+)
+
+if TYPE_CHECKING:
+    from airflow_provider_lakeformation._compat import Context
+
+#: Extra time the scheduler grants a deferred sensor beyond ``timeout`` before failing it on its own.
+_DEFER_GRACE = 120.0
+
+
+class LakeFormationJobSensor(LakeFormationJobWaitMixin, BaseSensorOperator):
+    """Wait until a LakeFormation job's current run reaches one of ``target_states``.
+
+    Works in ``poke`` and ``reschedule`` mode, and deferrable (one poke on the worker, then the
+    wait moves to the triggerer only if the job is not done yet). A status in ``failure_states``
+    fails the task with the tail of the job log; any other status keeps it waiting (so a sensor may
+    wait on a job someone else starts later). The final status is the return-value XCom and the
+    ``job_status`` XCom. The sensor never stops the job: killing it leaves the job running.
+
+    :param job_id: the job to watch (templated).
+    :param target_states: statuses that end the wait with success (default SUCCESS, plus
+        PARTIAL_SUCCESS when ``fail_on_partial_success`` is False).
+    :param failure_states: statuses that fail the task (default: the other terminal statuses).
+    :param fail_on_partial_success: decides where PARTIAL_SUCCESS goes when the sets are defaulted.
+    :param deferrable: wait on the triggerer (default ``[operators] default_deferrable``).
+    :param log_tail_lines: lines of the job log printed when the job failed.
+    :param max_transient_errors: consecutive transient errors tolerated (poke mode and trigger).
+    """
+
+    template_fields: Sequence[str] = ("job_id", "project_id", "instance_id")
+    operator_extra_links = (LakeFormationJobLink(),)
+    ui_color = "#f0f0e0"
+
+    def __init__(
+        self,
+        *,
+        job_id: str,
+        target_states: Iterable[JobStatus | str] | None = None,
+        failure_states: Iterable[JobStatus | str] | None = None,
+        fail_on_partial_success: bool = True,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        log_tail_lines: int = 50,
+        max_transient_errors: int = 10,
+        lakeformation_conn_id: str = LakeFormationHook.default_conn_name,
+        project_id: str | None = None,
+        instance_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.job_id = job_id
+        self.target_states, self.failure_states = resolve_states(
+            target_states, failure_states, fail_on_partial_success=fail_on_partial_success
+        )
+        self.fail_on_partial_success = fail_on_partial_success
+        self.deferrable = deferrable
+        self.log_tail_lines = log_tail_lines
+        self.max_transient_errors = max_transient_errors
+        self.lakeformation_conn_id = lakeformation_conn_id
+        self.project_id = project_id
+        self.instance_id = instance_id
+        self.poll_interval = float(self.poke_interval)  # the trigger polls as often as the sensor pokes
+        self._tracker: StatusTransitionLogger | None = None
+        self._transient = 0
+
+    def execute(self, context: Context) -> Any:
+        push_xcoms(context, console_url=self.console_url(self.job_id))
+        if not self.deferrable:
+            return super().execute(context)
+        result = self.poke(context)
+        if result:
+            return result.xcom_value if isinstance(result, PokeReturnValue) else None
+        self.defer(
+            trigger=self.trigger(
+                self.job_id,
+                end_time=time.time() + float(self.timeout),
+                fail_on_partial_success=self.fail_on_partial_success,
+                cancel_on_kill=False,
+                target_states=self.target_states,
+                failure_states=self.failure_states,
+            ),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=float(self.timeout) + _DEFER_GRACE),
+        )
+
+    def poke(self, context: Context) -> bool | PokeReturnValue:
+        job_id = self.job_id
+        if self._tracker is None:
+            self._tracker = StatusTransitionLogger(job_id, self.log)
+        try:
+            status = self.hook.get_job_status(job_id)
+        except TRANSIENT_ERRORS as err:
+            self._transient += 1
+            if self._transient > self.max_transient_errors:
+                raise
+            self.log.warning(
+                "LakeFormation job %s: transient error %d/%d, will poke again: %s",
+                job_id,
+                self._transient,
+                self.max_transient_errors,
+                err,
+            )
+            return False
+        self._transient = 0
+        self._tracker.observe(status)
+        outcome = job_outcome(status, self.target_states, self.failure_states)
+        if outcome is None:
+            return False
+        push_xcoms(context, job_status=status)
+        if outcome == "error":
+            self.fail_job(job_id, status)
+        return PokeReturnValue(is_done=True, xcom_value=status.value)
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str | None:
+        """Resume after the trigger: return the final status, or fail / time out."""
+        kind, job_id, status = self.resume(context, event, self.job_id, self.failure_states)
+        if kind == "timeout":
+            shown = status.value if status is not None else "unknown"
+            raise AirflowSensorTimeout(
+                f"LakeFormation job {job_id} did not reach {sorted(s.value for s in self.target_states)} "
+                f"within {self.timeout} s (last status {shown})"
+            )
+        return status.value if status is not None else None

@@ -1,0 +1,3 @@
+"""Triggers of the LakeFormation provider."""
+
+from __future__ import annotations

@@ -1,0 +1,114 @@
+"""LakeFormationJobTrigger kwargs survive Airflow's serde round trip (worker -> DB -> triggerer)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from airflow.sdk.module_loading import import_string
+from airflow.sdk.serde import deserialize, serialize
+from airflow.serialization.decoders import smart_decode_trigger_kwargs
+
+from airflow_provider_lakeformation.exceptions import LakeFormationSpecError
+from airflow_provider_lakeformation.models.status import JobStatus
+from airflow_provider_lakeformation.triggers.lakeformation import LakeFormationJobTrigger, resolve_states
+
+CLASSPATH = "airflow_provider_lakeformation.triggers.lakeformation.LakeFormationJobTrigger"
+KEYS = {
+    "job_id",
+    "lakeformation_conn_id",
+    "project_id",
+    "instance_id",
+    "poll_interval",
+    "end_time",
+    "fail_on_partial_success",
+    "max_transient_errors",
+    "cancel_on_kill",
+    "target_states",
+    "failure_states",
+}
+
+
+def _roundtrip(trigger: LakeFormationJobTrigger) -> LakeFormationJobTrigger:
+    classpath, kwargs = trigger.serialize()
+    wire = json.loads(json.dumps(serialize(kwargs)))  # must be plain JSON
+    back = {k: smart_decode_trigger_kwargs(v) for k, v in deserialize(wire).items()}
+    rebuilt = import_string(classpath)(**back)
+    assert isinstance(rebuilt, LakeFormationJobTrigger)
+    return rebuilt
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"job_id": "j-1"},
+        {
+            "job_id": "j-2",
+            "lakeformation_conn_id": "lf_prod",
+            "project_id": "p" * 32,
+            "instance_id": "inst-1",
+            "poll_interval": 0.2,
+            "end_time": 1_900_000_000.25,
+            "fail_on_partial_success": False,
+            "max_transient_errors": 3,
+            "cancel_on_kill": False,
+        },
+        {"job_id": "j-3", "target_states": ["running", "SUCCESS"], "failure_states": ["FAILED"]},
+        {"job_id": "j-4", "target_states": [JobStatus.SUCCESS, JobStatus.PARTIAL_SUCCESS]},
+    ],
+)
+def test_serialize_roundtrip(kwargs: dict[str, object]) -> None:
+    trigger = LakeFormationJobTrigger(**kwargs)  # type: ignore[arg-type]
+    classpath, serialized = trigger.serialize()
+    assert classpath == CLASSPATH
+    assert set(serialized) == KEYS
+    json.dumps(serialized)  # plain JSON, no enums / objects
+    assert _roundtrip(trigger).serialize() == (classpath, serialized)
+
+
+def test_serialized_kwargs_hold_no_secrets() -> None:
+    _, serialized = LakeFormationJobTrigger(job_id="j", lakeformation_conn_id="c").serialize()
+    text = json.dumps(serialized).lower()
+    for word in ("password", "secret", "token", "access_key", "sk"):
+        assert f'"{word}' not in text
+
+
+def test_db_encryption_roundtrip(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cryptography.fernet import Fernet
+
+    monkeypatch.setenv("AIRFLOW__CORE__FERNET_KEY", Fernet.generate_key().decode())
+    from airflow.models.trigger import Trigger
+
+    try:
+        from airflow.models.crypto import get_fernet
+
+        get_fernet.cache_clear()  # type: ignore[attr-defined]
+    except (ImportError, AttributeError):
+        pass
+    _, kwargs = LakeFormationJobTrigger(job_id="j", end_time=123.5, target_states=["SUCCESS"]).serialize()
+    assert Trigger._decrypt_kwargs(Trigger.encrypt_kwargs(kwargs)) == kwargs
+
+
+def test_default_state_sets_follow_partial_success_flag() -> None:
+    strict = resolve_states(fail_on_partial_success=True)
+    lenient = resolve_states(fail_on_partial_success=False)
+    assert JobStatus.PARTIAL_SUCCESS in strict[1]
+    assert JobStatus.PARTIAL_SUCCESS in lenient[0]
+    # a target set that claims PARTIAL_SUCCESS takes it out of the defaulted failure set
+    success, failure = resolve_states([JobStatus.PARTIAL_SUCCESS])
+    assert success == {JobStatus.PARTIAL_SUCCESS}
+    assert JobStatus.PARTIAL_SUCCESS not in failure
+
+
+@pytest.mark.parametrize(
+    ("target", "failure", "needle"),
+    [
+        (["DONE"], None, "target_states"),
+        (["SUCCESS"], ["SUCCESS"], "overlaps"),
+        (None, ["nope"], "failure_states"),
+        ([], None, "at least one"),
+    ],
+)
+def test_bad_state_sets(target: list[str] | None, failure: list[str] | None, needle: str) -> None:
+    with pytest.raises(LakeFormationSpecError, match=needle):
+        LakeFormationJobTrigger(job_id="j", target_states=target, failure_states=failure)
