@@ -3,15 +3,70 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator
+import json
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from airflow_provider_lakeformation.auth import clear_shared_token_caches
+from airflow_provider_lakeformation.emulator import EmulatorServer
+from airflow_provider_lakeformation.hooks.lakeformation import LakeFormationHook
+from tests.integration import conftest as integration
+from tests.reliability.harness import FAST_RETRY
 from tests.reliability.recorder import Results, Row
 
 _RESULTS = Results()
+
+# The emulator fixtures of tests/integration/conftest.py, reused (not copied).
+emulator_session = integration.emulator_session
+emulator = integration.emulator
+emulator_factory = integration.emulator_factory
+emulator_connection = integration.emulator_connection
+
+#: Connection extras of every reliability test: small waits and timeouts keep the suite fast.
+FAST_EXTRAS: dict[str, Any] = {**FAST_RETRY, "connect_timeout": 2, "read_timeout": 5}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_token_caches() -> Generator[None, None, None]:
+    """IAM tokens are cached process-wide: no test sees another test's token."""
+    clear_shared_token_caches()
+    yield
+    clear_shared_token_caches()
+
+
+@pytest.fixture
+def lf_conn(emulator_connection: Callable[..., str]) -> Callable[..., str]:
+    """``lf_conn(auth_type="aksk", **extra)``: the default connection to the shared emulator with
+    fast retries (``FAST_EXTRAS`` overridden by ``extra``); returns the conn id."""
+
+    def make(auth_type: str = "aksk", conn_id: str = "lakeformation_default", **extra: Any) -> str:
+        return emulator_connection(auth_type, conn_id=conn_id, **{**FAST_EXTRAS, **extra})
+
+    return make
+
+
+@pytest.fixture
+def connect_to(monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
+    """``connect_to(server, auth_type="aksk", **extra)``: the default connection to any emulator."""
+
+    def make(
+        server: EmulatorServer, auth_type: str = "aksk", conn_id: str = "lakeformation_default", **extra: Any
+    ) -> str:
+        conn = server.connection(auth_type)
+        conn["extra"].update({**FAST_EXTRAS, **extra})
+        monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
+        return conn_id
+
+    return make
+
+
+@pytest.fixture
+def hook(lf_conn: Callable[..., str]) -> LakeFormationHook:
+    """A hook on the shared emulator (AK/SK, fast retries), for setting up jobs."""
+    return LakeFormationHook(lf_conn())
 
 
 @pytest.fixture
