@@ -238,6 +238,8 @@ class ConnectionSettings(BaseModel):
         if isinstance(verify_raw, str):
             word = verify_raw.strip().lower()
             if word not in _TRUE_WORDS | _FALSE_WORDS:  # requests-style verify="/path/ca.pem"
+                if ca_bundle and ca_bundle != verify_raw.strip():
+                    problems.append("verify: must be true or false when ca_bundle is set")
                 ca_bundle = ca_bundle or verify_raw.strip()
                 verify = True
 

@@ -104,7 +104,12 @@ def create_spec(job_type: str = "METADATA_MIGRATION", **over: Any) -> dict[str, 
         "METADATA_DISCOVERY": ("metadata_discovery_parameter", discovery_block()),
     }
     key, block = blocks[job_type]
-    spec: dict[str, Any] = {"name": "test_job_1", "description": "d", "type": job_type, "parameter": {key: block}}
+    spec: dict[str, Any] = {
+        "name": "test_job_1",
+        "description": "d",
+        "type": job_type,
+        "parameter": {key: block},
+    }
     spec.update(over)
     return spec
 
@@ -126,11 +131,32 @@ FIELD_RULES: list[tuple[Any, dict[str, Any], str, Any, Any, str]] = [
     (MetaDataMigrationParameter, migration_block(), "source_catalog", "", "c1", "at least 1"),
     (MetaDataMigrationParameter, migration_block(), "target_catalog", "", "c2", "at least 1"),
     (MetaDataMigrationParameter, migration_block(), "log_location", "", "obs://x", "at least 1"),
-    (MetaDataMigrationParameter, migration_block(), "datasource_type", "ORACLE", "OPEN_FOR_MYSQL", "datasource"),
+    (
+        MetaDataMigrationParameter,
+        migration_block(),
+        "datasource_type",
+        "ORACLE",
+        "OPEN_FOR_MYSQL",
+        "datasource",
+    ),
     (MetaDataMigrationParameter, migration_block(), "conflict_strategy", "UPDATE", "UPSERT", "UPSERT"),
     (MetaDataMigrationParameter, migration_block(), "sync_objects", [], ["TABLE"], "at least 1"),
-    (MetaDataMigrationParameter, migration_block(), "sync_objects", ["string"], ["PARTITION"], "sync_objects"),
-    (MetaDataMigrationParameter, migration_block(), "sync_objects", ["TABLE", "TABLE"], ["TABLE"], "only once"),
+    (
+        MetaDataMigrationParameter,
+        migration_block(),
+        "sync_objects",
+        ["string"],
+        ["PARTITION"],
+        "sync_objects",
+    ),
+    (
+        MetaDataMigrationParameter,
+        migration_block(),
+        "sync_objects",
+        ["TABLE", "TABLE"],
+        ["TABLE"],
+        "only once",
+    ),
     (
         MetaDataMigrationParameter,
         migration_block(),
@@ -141,9 +167,23 @@ FIELD_RULES: list[tuple[Any, dict[str, Any], str, Any, Any, str]] = [
     ),
     (MetaDataMigrationParameter, migration_block(), "network_type", "VPN", "VPC_PEERING", "network_type"),
     (MetaDataMigrationParameter, migration_block(), "ignore_obs_checked", "maybe", False, "boolean"),
-    (MetaDataMigrationParameter, migration_block(), "default_owner", "x\udfff", "owner", "UTF-8|valid string"),
+    (
+        MetaDataMigrationParameter,
+        migration_block(),
+        "default_owner",
+        "x\udfff",
+        "owner",
+        "UTF-8|valid string",
+    ),
     (PermissionMigrationParameter, permission_block(), "location", "", "obs://l", "at least 1"),
-    (PermissionMigrationParameter, permission_block(), "file_name", "a/b.json", "a_b.json", "must not contain"),
+    (
+        PermissionMigrationParameter,
+        permission_block(),
+        "file_name",
+        "a/b.json",
+        "a_b.json",
+        "must not contain",
+    ),
     (PermissionMigrationParameter, permission_block(), "file_name", "a?b", "ab", "must not contain"),
     (PermissionMigrationParameter, permission_block(), "file_name", "", "f", "at least 1"),
     (PermissionMigrationParameter, permission_block(), "policy_type", "IAM", "LAKEFORMATION", "policy_type"),
@@ -155,14 +195,49 @@ FIELD_RULES: list[tuple[Any, dict[str, Any], str, Any, Any, str]] = [
         {"role_to": "ROLE"},
         "user_to",
     ),
-    (MetaDataDiscoveryParameter, discovery_block(), "file_sample_rate", 101, 100, "less than or equal to 100"),
+    (
+        MetaDataDiscoveryParameter,
+        discovery_block(),
+        "file_sample_rate",
+        101,
+        100,
+        "less than or equal to 100",
+    ),
     (MetaDataDiscoveryParameter, discovery_block(), "file_sample_rate", -1, 0, "greater than or equal to 0"),
     (MetaDataDiscoveryParameter, discovery_block(), "table_depth", -1, 3, "greater than or equal to 0"),
-    (MetaDataDiscoveryParameter, discovery_block(), "file_discovery_type", "XML", "TEXT", "file_discovery_type"),
-    (MetaDataDiscoveryParameter, discovery_block(), "conflict_strategy", "MERGE", "INSERT", "conflict_strategy"),
+    (
+        MetaDataDiscoveryParameter,
+        discovery_block(),
+        "file_discovery_type",
+        "XML",
+        "TEXT",
+        "file_discovery_type",
+    ),
+    (
+        MetaDataDiscoveryParameter,
+        discovery_block(),
+        "conflict_strategy",
+        "MERGE",
+        "INSERT",
+        "conflict_strategy",
+    ),
     (MetaDataDiscoveryParameter, discovery_block(), "quote", "BACKTICK", "SINGLE_QUOTE", "quote"),
-    (MetaDataDiscoveryParameter, discovery_block(), "rediscovery_policy", "SOME", "FULL_DISCOVERY", "rediscovery"),
-    (MetaDataDiscoveryParameter, discovery_block(), "execute_strategy", "MANUAL", "MANNUAL", "execute_strategy"),
+    (
+        MetaDataDiscoveryParameter,
+        discovery_block(),
+        "rediscovery_policy",
+        "SOME",
+        "FULL_DISCOVERY",
+        "rediscovery",
+    ),
+    (
+        MetaDataDiscoveryParameter,
+        discovery_block(),
+        "execute_strategy",
+        "MANUAL",
+        "MANNUAL",
+        "execute_strategy",
+    ),
     (
         MetaDataDiscoveryParameter,
         discovery_block(),
@@ -346,12 +421,24 @@ SCHEDULE_CASES: list[tuple[dict[str, Any], str | None]] = [
     ({"execute_frequency": "WEEKLY", "execute_day": 8}, "execute_day: must be an integer from 1 to 7"),
     ({"execute_frequency": "WEEKLY", "execute_hour": 24}, "execute_hour: must be an integer from 0 to 23"),
     ({"execute_frequency": "DAILY", "execute_day": "*", "execute_hour": 5, "execute_minute": 30}, None),
-    ({"execute_frequency": "DAILY", "execute_day": 1}, "execute_day: must be '*' when execute_frequency is DAILY"),
+    (
+        {"execute_frequency": "DAILY", "execute_day": 1},
+        "execute_day: must be '*' when execute_frequency is DAILY",
+    ),
     ({"execute_frequency": "DAILY", "execute_hour": "*"}, "execute_hour: must be an integer from 0 to 23"),
     ({"execute_frequency": "HOURLY", "execute_day": "*", "execute_hour": "*", "execute_minute": 15}, None),
-    ({"execute_frequency": "HOURLY", "execute_hour": 3}, "execute_hour: must be '*' when execute_frequency is HOURLY"),
-    ({"execute_frequency": "HOURLY", "execute_minute": 60}, "execute_minute: must be an integer from 0 to 59"),
-    ({"execute_frequency": "HOURLY", "execute_minute": "*"}, "execute_minute: must be an integer from 0 to 59"),
+    (
+        {"execute_frequency": "HOURLY", "execute_hour": 3},
+        "execute_hour: must be '*' when execute_frequency is HOURLY",
+    ),
+    (
+        {"execute_frequency": "HOURLY", "execute_minute": 60},
+        "execute_minute: must be an integer from 0 to 59",
+    ),
+    (
+        {"execute_frequency": "HOURLY", "execute_minute": "*"},
+        "execute_minute: must be an integer from 0 to 59",
+    ),
     ({"execute_frequency": "DAILY", "execute_minute": True}, "not a boolean"),
     ({"execute_frequency": "DAILY", "execute_minute": "123"}, "at most 2"),
 ]
@@ -390,7 +477,12 @@ def test_secrets_are_masked_everywhere_but_to_wire() -> None:
     request = CreateJobRequest.model_validate(create_spec())
     ds = request.parameter.metadata_migration_parameter.datasource_parameter  # type: ignore[union-attr]
     assert isinstance(ds.password, SecretStr)
-    shown = [repr(request), str(request), request.model_dump_json(), json.dumps(request.model_dump(mode="json"))]
+    shown = [
+        repr(request),
+        str(request),
+        request.model_dump_json(),
+        json.dumps(request.model_dump(mode="json")),
+    ]
     for text in shown:
         for secret in SECRETS:
             assert secret not in text
@@ -462,7 +554,9 @@ def test_job_parameter_falls_back_to_plain_dict() -> None:
     assert job.parameter == {"metadata_discovery_parameter": {"odd": 1}}
 
 
-@pytest.mark.parametrize("bad", [{"id": "j", "status": "EXPLODED"}, {"id": "j", "status": 3}, {"status": "SUCCESS"}])
+@pytest.mark.parametrize(
+    "bad", [{"id": "j", "status": "EXPLODED"}, {"id": "j", "status": 3}, {"status": "SUCCESS"}]
+)
 def test_job_rejects_unknown_status_and_missing_id(bad: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         Job.model_validate(bad)
@@ -476,14 +570,18 @@ def test_pages_logs_instances() -> None:
     assert JobLog.model_validate({"log": "a\nb\nc"}).tail(2) == "b\nc"
     assert JobLog.model_validate({"log": "a"}).tail(0) == ""
     assert JobLog.model_validate({}).log == ""
-    inst = InstancePage.model_validate({"instances": [{"id": "i", "status": "RUNNING", "new": True}], "total": 1})
+    inst = InstancePage.model_validate(
+        {"instances": [{"id": "i", "status": "RUNNING", "new": True}], "total": 1}
+    )
     assert inst.instances[0].status == "RUNNING"
     with pytest.raises(ValidationError):
         Instance.model_validate({"name": "no id"})
 
 
 def test_error_body_code_and_message_precedence() -> None:
-    flat = ErrorBody.model_validate({"error_code": "common.01000001", "error_msg": "bad", "solution_msg": "fix"})
+    flat = ErrorBody.model_validate(
+        {"error_code": "common.01000001", "error_msg": "bad", "solution_msg": "fix"}
+    )
     assert (flat.code, flat.message, flat.solution_msg) == ("common.01000001", "bad", "fix")
     nested = ErrorBody.model_validate({"error": {"code": "403", "message": "X-Auth-Token is invalid"}})
     assert (nested.code, nested.message) == ("403", "X-Auth-Token is invalid")
@@ -493,7 +591,9 @@ def test_error_body_code_and_message_precedence() -> None:
 
 
 def test_iam_token_body() -> None:
-    body = IamTokenBody.model_validate({"token": {"expires_at": "2026-11-26T10:00:00.000000Z", "catalog": []}})
+    body = IamTokenBody.model_validate(
+        {"token": {"expires_at": "2026-11-26T10:00:00.000000Z", "catalog": []}}
+    )
     assert body.token.expires_at.startswith("2026")
     with pytest.raises(ValidationError):
         IamTokenBody.model_validate({"token": {}})
@@ -515,7 +615,12 @@ def test_parse_status() -> None:
 
 
 def test_status_sets() -> None:
-    assert {JobStatus.SUCCESS, JobStatus.FAILED, JobStatus.STOPPED, JobStatus.PARTIAL_SUCCESS} == TERMINAL_STATUSES
+    assert {
+        JobStatus.SUCCESS,
+        JobStatus.FAILED,
+        JobStatus.STOPPED,
+        JobStatus.PARTIAL_SUCCESS,
+    } == TERMINAL_STATUSES
     assert {JobStatus.SUBMITTED, JobStatus.RUNNING} == IN_PROGRESS_STATUSES
     assert JobStatus.CREATED not in TERMINAL_STATUSES | IN_PROGRESS_STATUSES
     assert {JobStatus.SUCCESS} == SUCCESSFUL_STATUSES
