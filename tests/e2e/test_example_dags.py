@@ -236,7 +236,7 @@ import json, sys, time
 from airflow.dag_processing.dagbag import DagBag   # Airflow itself is loaded before timing
 before = set(sys.modules)
 started = time.perf_counter()
-bag = DagBag(dag_folder=sys.argv[1], include_examples=False, safe_mode=False)
+bag = DagBag(dag_folder=sys.argv[1], safe_mode=False)
 wall = time.perf_counter() - started
 new = sorted(set(sys.modules) - before)
 stats = [{"file": s.file, "duration": s.duration.total_seconds(), "dags": s.dag_num}

@@ -74,14 +74,21 @@ class AirflowStack:
         return self.call("GET", path, params={"deserialize": "true"}).json()["value"]
 
     def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int = 1) -> str:
+        """The task log as text: each event, plus ``ExcType: message`` of logged exceptions."""
         path = f"{self._run_path(dag_id, run_id)}/taskInstances/{task_id}/logs/{try_number}"
         body = self.call("GET", path, headers={"Accept": "application/json"}).json()
         content = body.get("content")
-        if isinstance(content, list):
-            return "\n".join(
-                str(item.get("event", "")) if isinstance(item, dict) else str(item) for item in content
-            )
-        return str(content)
+        if not isinstance(content, list):
+            return str(content)
+        lines: list[str] = []
+        for item in content:
+            if not isinstance(item, dict):
+                lines.append(str(item))
+                continue
+            lines.append(str(item.get("event", "")))
+            for exc in item.get("error_detail") or []:
+                lines.append(f"{exc.get('exc_type')}: {exc.get('exc_value')}")
+        return "\n".join(lines)
 
     def watch(self, dag_id: str, run_id: str, task_id: str) -> tuple[str, list[str | None]]:
         """Poll until the run ends; return its state and the distinct states ``task_id`` went through."""
@@ -192,4 +199,4 @@ def test_failed_job_fails_run_with_log_tail(stack: AirflowStack) -> None:
     task_log = stack.task_log(DAG_ID, run_id, SENSOR)
     assert f"log of LakeFormation job {job_id}" in task_log
     assert job_log.splitlines()[-1].strip() in task_log
-    assert f"LakeFormation job {job_id} ended with status FAILED" in task_log
+    assert f"LakeFormationJobFailedError: LakeFormation job {job_id} ended with status FAILED" in task_log
