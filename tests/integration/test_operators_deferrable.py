@@ -1,0 +1,157 @@
+"""LakeFormationStartJobOperator in deferrable mode: execute -> TaskDeferred -> trigger (rebuilt from
+its serialized kwargs) -> execute_complete, against the emulator over real HTTP."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from airflow.providers.common.compat.sdk import TaskDeferred
+
+from airflow_provider_lakeformation.emulator import EmulatorServer
+from airflow_provider_lakeformation.exceptions import (
+    LakeFormationError,
+    LakeFormationJobFailedError,
+    LakeFormationTimeoutError,
+)
+from airflow_provider_lakeformation.hooks.lakeformation import LakeFormationHook
+from airflow_provider_lakeformation.models.status import JobStatus
+from airflow_provider_lakeformation.operators.lakeformation import LakeFormationStartJobOperator
+from airflow_provider_lakeformation.triggers.lakeformation import LakeFormationJobTrigger
+from tests.integration.test_operators_support import (
+    CONN_ID,
+    POLL,
+    execute_deferrable,
+    lf_conn,
+    make_context,
+    new_job,
+    outcome,
+    run_deferred,
+    starts,
+    task_log,
+    wait_status,
+    xcoms,
+)
+
+pytestmark = pytest.mark.usefixtures("lf_conn")
+__all__ = ["lf_conn", "task_log"]
+
+
+def _op(job_id: str, **kwargs: Any) -> LakeFormationStartJobOperator:
+    kwargs.setdefault("poll_interval", POLL)
+    return LakeFormationStartJobOperator(task_id="start", job_id=job_id, deferrable=True, **kwargs)
+
+
+def _defer(op: LakeFormationStartJobOperator, context: dict[str, Any]) -> TaskDeferred:
+    with pytest.raises(TaskDeferred) as info:
+        op.execute(context)
+    return info.value
+
+
+def test_deferrable_success(emulator: EmulatorServer, task_log: pytest.LogCaptureFixture) -> None:
+    job_id = new_job("defer_ok", markers=outcome(duration=1.0))
+    op = _op(job_id)
+    context = make_context()
+    deferred = _defer(op, context)
+    trigger = deferred.trigger
+    assert isinstance(trigger, LakeFormationJobTrigger)
+    assert deferred.method_name == "execute_complete"
+    assert deferred.timeout is None
+    _, kwargs = trigger.serialize()
+    assert kwargs["job_id"] == job_id
+    assert kwargs["poll_interval"] == POLL
+    assert kwargs["end_time"] is None
+    assert kwargs["cancel_on_kill"] is True
+    assert run_deferred(deferred, op, context) == job_id
+    assert xcoms(context) == {
+        "job_id": job_id,
+        "console_url": emulator.console_url(job_id),
+        "job_status": "SUCCESS",
+    }
+    assert starts(emulator, job_id) == 1
+    assert "RUNNING -> SUCCESS after" in task_log.text
+
+
+def test_deferrable_failure_shows_log_tail(
+    emulator: EmulatorServer, task_log: pytest.LogCaptureFixture
+) -> None:
+    job_id = new_job("defer_fail", markers=outcome("FAILED"))
+    context = make_context()
+    with pytest.raises(LakeFormationJobFailedError) as info:
+        execute_deferrable(_op(job_id, log_tail_lines=3), context)
+    assert info.value.status == "FAILED"
+    assert info.value.log_tail
+    assert info.value.log_tail.splitlines()[-1] in task_log.text
+    assert xcoms(context)["job_status"] == "FAILED"
+
+
+@pytest.mark.parametrize(("fail_on_partial_success", "fails"), [(True, True), (False, False)])
+def test_deferrable_partial_success(
+    emulator: EmulatorServer, fail_on_partial_success: bool, fails: bool
+) -> None:
+    job_id = new_job(f"defer_partial_{int(fails)}", markers=outcome("PARTIAL_SUCCESS"))
+    op = _op(job_id, fail_on_partial_success=fail_on_partial_success)
+    context = make_context()
+    if fails:
+        with pytest.raises(LakeFormationJobFailedError, match="PARTIAL_SUCCESS"):
+            execute_deferrable(op, context)
+    else:
+        assert execute_deferrable(op, context) == job_id
+    assert xcoms(context)["job_status"] == "PARTIAL_SUCCESS"
+
+
+def test_deferrable_timeout_stops_the_job(emulator: EmulatorServer) -> None:
+    job_id = new_job("defer_slow", markers=outcome(duration=30))
+    op = _op(job_id, timeout=0.5)
+    context = make_context()
+    deferred = _defer(op, context)
+    _, kwargs = deferred.trigger.serialize()
+    assert kwargs["end_time"] == pytest.approx(time.time() + 0.5, abs=2)
+    assert deferred.timeout is not None
+    assert deferred.timeout > timedelta(seconds=0.5)  # the scheduler's backstop comes later
+    with pytest.raises(LakeFormationTimeoutError, match="asked to stop"):
+        run_deferred(deferred, op, context)
+    assert wait_status(job_id, {JobStatus.STOPPED}) is JobStatus.STOPPED
+
+
+def test_already_finished_run_does_not_defer(emulator: EmulatorServer) -> None:
+    """Status is checked once right after starting: a run already over completes without deferring."""
+    emulator.configure(submit_seconds=0.0, run_seconds=0.0)
+    job_id = new_job("defer_instant")
+    context = make_context()
+    assert _op(job_id).execute(context) == job_id  # no TaskDeferred
+    assert xcoms(context)["job_status"] == "SUCCESS"
+
+
+def test_deferrable_attaches_to_running_run(
+    emulator: EmulatorServer, task_log: pytest.LogCaptureFixture
+) -> None:
+    job_id = new_job("defer_attach", markers=outcome(duration=0.5))
+    LakeFormationHook(CONN_ID).start_job(job_id)
+    assert execute_deferrable(_op(job_id), make_context()) == job_id
+    assert starts(emulator, job_id) == 1
+    assert "attaches to that run" in task_log.text
+
+
+def test_trigger_error_event_fails_the_task(emulator: EmulatorServer) -> None:
+    job_id = new_job("defer_gone", markers=outcome(duration=30))
+    op = _op(job_id)
+    context = make_context()
+    deferred = _defer(op, context)
+    hook = LakeFormationHook(CONN_ID)
+    hook.stop_job(job_id)
+    wait_status(job_id, {JobStatus.STOPPED})
+    hook.delete_job(job_id)
+    with pytest.raises(LakeFormationError, match="404") as info:
+        run_deferred(deferred, op, context)
+    assert not isinstance(info.value, LakeFormationJobFailedError)
+
+
+def test_bad_event_is_an_error(emulator: EmulatorServer) -> None:
+    op = _op("j-1")
+    with pytest.raises(LakeFormationError, match="no usable event"):
+        op.execute_complete(make_context(), event=None)
+    with pytest.raises(LakeFormationError, match="no usable event"):
+        op.execute_complete(make_context(), event={"status": "weird"})
