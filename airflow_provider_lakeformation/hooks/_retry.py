@@ -89,21 +89,26 @@ def failure_reason(exc: BaseException) -> str:
 class BackoffWait:
     """tenacity wait: ``Retry-After`` when the failure carried one (capped, plus up to 10 % / 1 s of
     jitter so many clients do not return at once), else random in
-    ``[min_wait, min(max_wait, min_wait * 2**attempt)]``."""
+    ``[min_wait, min(max_wait, min_wait * 2**attempt)]``. ``offset`` = attempts made before tenacity
+    took over (the fast path)."""
 
-    def __init__(self, policy: RetrySettings) -> None:
+    def __init__(self, policy: RetrySettings, offset: int = 0) -> None:
         self.policy = policy
+        self.offset = offset
 
-    def __call__(self, state: RetryCallState) -> float:
+    def compute(self, attempt: int, exc: BaseException | None) -> float:
         policy = self.policy
-        exc = state.outcome.exception() if state.outcome is not None else None
         retry_after = getattr(exc, "retry_after", None)
         if isinstance(retry_after, (int, float)):
             limit = policy.retry_after_limit
             wait = min(float(retry_after), limit)
             return min(limit, wait + random.uniform(0.0, min(1.0, 0.1 * wait)))
-        high = min(policy.max_wait, policy.min_wait * 2 ** min(state.attempt_number, 60))
+        high = min(policy.max_wait, policy.min_wait * 2 ** min(attempt, 60))
         return random.uniform(policy.min_wait, max(policy.min_wait, high))
+
+    def __call__(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome is not None else None
+        return self.compute(state.attempt_number + self.offset, exc)
 
 
 def give_up(exc: BaseException, attempts: int, what: str) -> BaseException:
@@ -137,51 +142,78 @@ def give_up(exc: BaseException, attempts: int, what: str) -> BaseException:
 class _Hooks:
     """before_sleep (one WARNING per retry) and retry_error_callback (raise the final error)."""
 
-    def __init__(self, what: str, attempts: int, logger: logging.Logger) -> None:
+    def __init__(self, what: str, attempts: int, logger: logging.Logger, offset: int = 0) -> None:
         self.what = what
         self.attempts = attempts
         self.logger = logger
+        self.offset = offset
 
-    def before_sleep(self, state: RetryCallState) -> None:
-        exc = state.outcome.exception() if state.outcome is not None else None
-        wait = state.next_action.sleep if state.next_action is not None else 0.0
+    def log_retry(self, attempt: int, exc: BaseException | None, wait: float) -> None:
         self.logger.warning(
             "LakeFormation %s: attempt %d of %d failed (%s); retrying in %.2f s",
             self.what,
-            state.attempt_number,
+            attempt,
             self.attempts,
             failure_reason(exc) if exc is not None else "no result",
             wait,
         )
 
+    def before_sleep(self, state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome is not None else None
+        wait = state.next_action.sleep if state.next_action is not None else 0.0
+        self.log_retry(state.attempt_number + self.offset, exc, wait)
+
     def exhausted(self, state: RetryCallState) -> NoReturn:
         assert state.outcome is not None
         exc = state.outcome.exception()
         assert exc is not None
-        raise give_up(exc, state.attempt_number, self.what) from exc
+        raise give_up(exc, state.attempt_number + self.offset, self.what) from exc
 
 
-def _kwargs(policy: RetrySettings, what: str, logger: logging.Logger) -> dict[str, object]:
-    hooks = _Hooks(what, policy.attempts, logger)
-    return {
-        "stop": stop_after_attempt(policy.attempts),
-        "wait": BackoffWait(policy),
+def _after_first_failure(
+    first: BaseException, policy: RetrySettings, what: str, logger: logging.Logger
+) -> tuple[float, dict[str, object]]:
+    """The wait after the failed fast-path attempt, and the tenacity arguments for the rest."""
+    if not is_retryable(first):
+        raise first
+    if policy.max_retries == 0:
+        raise give_up(first, 1, what) from first
+    hooks = _Hooks(what, policy.attempts, logger, offset=1)
+    backoff = BackoffWait(policy, offset=1)
+    wait = backoff.compute(1, first)
+    hooks.log_retry(1, first, wait)
+    kwargs: dict[str, object] = {
+        "stop": stop_after_attempt(policy.attempts - 1),
+        "wait": backoff,
         "retry": retry_if_exception(is_retryable),
         "before_sleep": hooks.before_sleep,
         "retry_error_callback": hooks.exhausted,
         "reraise": True,
     }
+    return wait, kwargs
 
 
 def retry_sync(fn: Callable[[], T], *, policy: RetrySettings, what: str, logger: logging.Logger) -> T:
-    """Call ``fn`` with retries per ``policy`` (tenacity ``Retrying``)."""
-    retrying = Retrying(sleep=_sleep, **_kwargs(policy, what, logger))  # type: ignore[arg-type]
+    """Call ``fn`` with retries per ``policy``. The first attempt runs directly (no per-call retry
+    machinery on the happy path); after a retryable failure tenacity ``Retrying`` runs the rest."""
+    try:
+        return fn()
+    except Exception as exc:
+        wait, kwargs = _after_first_failure(exc, policy, what, logger)
+    _sleep(wait)
+    retrying = Retrying(sleep=_sleep, **kwargs)  # type: ignore[arg-type]
     return retrying(fn)
 
 
 async def retry_async(
     fn: Callable[[], Awaitable[T]], *, policy: RetrySettings, what: str, logger: logging.Logger
 ) -> T:
-    """Await ``fn()`` with retries per ``policy`` (tenacity ``AsyncRetrying``, ``asyncio.sleep``)."""
-    retrying = AsyncRetrying(sleep=_asleep, **_kwargs(policy, what, logger))  # type: ignore[arg-type]
+    """Async :func:`retry_sync` (tenacity ``AsyncRetrying`` with ``asyncio.sleep``). The happy
+    path costs one ``await``: a trigger polling thousands of jobs pays nothing for retries."""
+    try:
+        return await fn()
+    except Exception as exc:
+        wait, kwargs = _after_first_failure(exc, policy, what, logger)
+    await _asleep(wait)
+    retrying = AsyncRetrying(sleep=_asleep, **kwargs)  # type: ignore[arg-type]
     return await retrying(fn)
