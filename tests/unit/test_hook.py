@@ -127,10 +127,15 @@ def migration_spec() -> dict[str, Any]:
     }
 
 
+def last(route: Any) -> Any:
+    """The last request a requests-mock route received."""
+    assert route.last_request is not None
+    return route.last_request
+
+
 def refused() -> requests.exceptions.ConnectionError:
-    reason = u3.NewConnectionError(
-        None, "Failed to establish a new connection: [Errno 111] Connection refused"
-    )  # type: ignore[arg-type]
+    message = "Failed to establish a new connection: [Errno 111] Connection refused"
+    reason = u3.NewConnectionError(None, message)  # type: ignore[arg-type]
     return requests.exceptions.ConnectionError(u3.MaxRetryError(None, JOBS, reason))  # type: ignore[arg-type]
 
 
@@ -189,7 +194,8 @@ def test_operations_use_the_documented_urls_and_codes(requests_mock: Mocker) -> 
     for request in m.request_history:
         assert request.headers["X-Auth-Token"] == TOKEN
         assert request.verify not in (False, None)  # True, or the REQUESTS_CA_BUNDLE of the environment
-        assert request.timeout == (10.0, 60.0)
+        timeout: Any = request.timeout
+        assert timeout == (10.0, 60.0)
 
 
 def test_start_job_query_and_preread(requests_mock: Mocker) -> None:
@@ -198,10 +204,10 @@ def test_start_job_query_and_preread(requests_mock: Mocker) -> None:
     start = requests_mock.post(f"{JOBS}/j1/start", status_code=202)
     hook.start_job("j1", mode="comparison", cascade=True)
     assert start.call_count == 1
-    assert start.last_request.qs == {"mode": ["comparison"], "cascade": ["true"]}
-    assert "mode=COMPARISON" in start.last_request.url
+    assert last(start).qs == {"mode": ["comparison"], "cascade": ["true"]}
+    assert "mode=COMPARISON" in last(start).url
     hook.start_job("j1")
-    assert start.last_request.qs == {}
+    assert last(start).qs == {}
 
 
 def test_one_session_per_hook_with_keepalive(requests_mock: Mocker) -> None:
@@ -211,7 +217,7 @@ def test_one_session_per_hook_with_keepalive(requests_mock: Mocker) -> None:
     hook.get_job("j1")
     hook.get_job("j1")
     assert hook.get_conn() is session
-    assert requests_mock.last_request.verify is False
+    assert last(requests_mock).verify is False
     hook.close()
     assert hook.get_conn() is not session
 
@@ -220,7 +226,7 @@ def test_ca_bundle_is_passed_as_verify(requests_mock: Mocker) -> None:
     hook = make_hook("token", ca_bundle="/etc/ssl/lf-ca.pem")
     requests_mock.get(f"{JOBS}/j1", json=job_json())
     hook.get_job("j1")
-    assert requests_mock.last_request.verify == "/etc/ssl/lf-ca.pem"
+    assert last(requests_mock).verify == "/etc/ssl/lf-ca.pem"
 
 
 def test_job_ids_are_path_encoded(requests_mock: Mocker) -> None:
@@ -240,13 +246,13 @@ def test_create_job_validates_and_fills_instance_id(requests_mock: Mocker) -> No
     hook = make_hook("token")
     route = requests_mock.post(JOBS, status_code=201, json=job_json())
     hook.create_job(discovery_spec(description="first"))
-    body = route.last_request.json()
+    body = last(route).json()
     assert body["parameter"]["metadata_discovery_parameter"]["instance_id"] == "inst1"
     assert body["description"] == "first"
-    assert route.last_request.headers["Content-Type"] == "application/json;charset=UTF-8"
+    assert last(route).headers["Content-Type"] == "application/json;charset=UTF-8"
     model = CreateJobRequest.model_validate(discovery_spec(), context={"default_instance_id": "other"})
     hook.create_job(model)
-    assert route.last_request.json()["parameter"]["metadata_discovery_parameter"]["instance_id"] == "other"
+    assert last(route).json()["parameter"]["metadata_discovery_parameter"]["instance_id"] == "other"
 
 
 def test_create_job_sends_secrets_on_the_wire_only(
@@ -256,7 +262,7 @@ def test_create_job_sends_secrets_on_the_wire_only(
     hook = make_hook("token")
     route = requests_mock.post(JOBS, status_code=201, json=job_json("j9"))
     hook.create_job(migration_spec())
-    ds = route.last_request.json()["parameter"]["metadata_migration_parameter"]["datasource_parameter"]
+    ds = last(route).json()["parameter"]["metadata_migration_parameter"]["datasource_parameter"]
     assert (ds["password"], ds["secret_key"]) == (DS_PASSWORD, DS_SK)
     for secret in SECRETS:
         assert secret not in caplog.text
@@ -295,11 +301,11 @@ def test_update_job_checks_the_block_against_the_job_type(requests_mock: Mocker)
     with pytest.raises(LakeFormationSpecError, match="exactly one parameter block"):
         hook.update_job("j1", {"name": "abcd", "parameter": {}}, job_type="METADATA_DISCOVERY")
     assert put.call_count == 0
-    get.reset()
+    gets = get.call_count
     hook.update_job("j1", discovery_spec())  # a create-style spec: its type is used, no GET
-    assert get.call_count == 0
-    assert "type" not in put.last_request.json()
-    assert put.last_request.json()["parameter"]["metadata_discovery_parameter"]["instance_id"] == "inst1"
+    assert get.call_count == gets
+    assert "type" not in last(put).json()
+    assert last(put).json()["parameter"]["metadata_discovery_parameter"]["instance_id"] == "inst1"
 
 
 @pytest.mark.parametrize(
@@ -332,7 +338,7 @@ def test_aksk_signature_covers_the_exact_request(requests_mock: Mocker) -> None:
     lst = requests_mock.get(JOBS, json={"total": 0, "jobs": []})
     hook.create_job(discovery_spec(description="中文 description"))
     hook.list_jobs("METADATA_DISCOVERY", name_pattern="a b*", limit=3)
-    for request in (post.last_request, lst.last_request):
+    for request in (last(post), last(lst)):
         headers = request.headers
         assert headers["Authorization"].startswith(f"SDK-HMAC-SHA256 Access={AK}, SignedHeaders=")
         assert headers["X-Project-Id"] == "proj1"
@@ -342,10 +348,10 @@ def test_aksk_signature_covers_the_exact_request(requests_mock: Mocker) -> None:
         assert not verify_signature(request.method, request.url, headers, request.body or b"", "wrong")
         assert "X-Auth-Token" not in headers
     assert (
-        post.last_request.body
-        == json.dumps(json.loads(post.last_request.body), separators=(",", ":"), ensure_ascii=False).encode()
+        last(post).body
+        == json.dumps(json.loads(last(post).body), separators=(",", ":"), ensure_ascii=False).encode()
     )
-    assert lst.last_request.qs["name_pattern"] == ["a b*"]
+    assert last(lst).qs["name_pattern"] == ["a b*"]
 
 
 # ----------------------------------------------------------------------------- auth: IAM
@@ -378,11 +384,11 @@ def test_iam_token_is_fetched_once_per_process(
     first.get_job("j1")
     assert iam.call_count == 1
     assert [r.headers["X-Auth-Token"] for r in get.request_history] == ["iam-token-1"] * 3
-    body = iam.last_request.json()
+    body = last(iam).json()
     user = body["auth"]["identity"]["password"]["user"]
     assert (user["name"], user["domain"]["name"], user["password"]) == ("alice", "acct", IAM_PASSWORD)
     assert body["auth"]["scope"]["project"] == {"id": "proj1"}
-    assert "Authorization" not in iam.last_request.headers
+    assert "Authorization" not in last(iam).headers
     for secret in (IAM_PASSWORD, "iam-token-1"):
         assert secret not in caplog.text
 
@@ -465,7 +471,7 @@ RETRY_TABLE = [
 
 @pytest.mark.parametrize(("status", "cls", "retried"), RETRY_TABLE)
 def test_retry_table(
-    requests_mock: Mocker, waits: list[float], status: int, cls: type, retried: bool
+    requests_mock: Mocker, waits: list[float], status: int, cls: type[LakeFormationApiError], retried: bool
 ) -> None:
     route = requests_mock.get(
         f"{JOBS}/j1",
@@ -771,8 +777,8 @@ def test_create_returns_the_existing_job_after_an_ambiguous_failure(
     assert isinstance(job, Job)
     assert job.id == "j7"
     assert post.call_count == 1
-    assert lst.last_request.qs["name_pattern"] == ["test_job_1"]
-    assert lst.last_request.qs["type"] == ["metadata_discovery"]
+    assert last(lst).qs["name_pattern"] == ["test_job_1"]
+    assert last(lst).qs["type"] == ["metadata_discovery"]
     assert "the create went through; not sending it again" in caplog.text
 
 
