@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator, Sequence
 
 import uvicorn
 
@@ -73,6 +78,36 @@ def ready_line(config: EmulatorConfig, url: str, workers: int) -> str:
     )
 
 
+class _Server(uvicorn.Server):
+    """uvicorn re-raises SIGINT/SIGTERM after its graceful shutdown, which kills the process
+    before the state is closed; this one just shuts down and returns (exit status 0)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+def _announce_when_healthy(line: str, url: str, timeout: float = 120.0) -> None:
+    """Print the ready line once a worker answers ``GET /_emulator/health``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url + "/_emulator/health", timeout=5):
+                print(line, flush=True)
+                return
+        except OSError:
+            time.sleep(0.1)
+    print(f"LakeFormation emulator workers did not answer within {timeout:.0f}s", file=sys.stderr, flush=True)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -106,14 +141,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
         from uvicorn.supervisors import Multiprocess
 
-        print(ready_line(config, url, args.workers), flush=True)
+        threading.Thread(
+            target=_announce_when_healthy, args=(ready_line(config, url, args.workers), url), daemon=True
+        ).start()
         Multiprocess(uv_config, sockets=[sock]).run()
         return
 
     from .app import create_app
 
     app = create_app(config)
-    server = uvicorn.Server(uvicorn.Config(app, lifespan="on", **common))
+    server = _Server(uvicorn.Config(app, lifespan="on", **common))
 
     async def serve() -> None:
         task = asyncio.create_task(server.serve(sockets=[sock]))

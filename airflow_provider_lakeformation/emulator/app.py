@@ -31,7 +31,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute, Match
 
-from airflow_provider_lakeformation.exceptions import LakeFormationSpecError
 from airflow_provider_lakeformation.models.jobs import (
     SECRET_FIELDS,
     CreateJobRequest,
@@ -128,7 +127,19 @@ class Emulator:
 
 
 def _validation_problems(what: str, exc: ValidationError) -> str:
+    """``invalid job: field.path: rule; ...`` (the provider's own wording, no input values).
+
+    Imported here: the exceptions module imports Airflow (~1.5 s), which the emulator otherwise
+    does not need; :func:`_warm_up` loads it in the background at start-up.
+    """
+    from airflow_provider_lakeformation.exceptions import LakeFormationSpecError
+
     return str(LakeFormationSpecError.from_validation_error(what, exc))
+
+
+def _warm_up() -> None:
+    with contextlib.suppress(Exception):
+        import airflow_provider_lakeformation.exceptions  # noqa: F401
 
 
 async def _json_body(request: Request) -> dict[str, Any]:
@@ -815,6 +826,7 @@ class EmulatorApp:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                threading.Thread(target=_warm_up, name="lf-emulator-warm-up", daemon=True).start()
                 if self.emulator.config.shared and self._flusher is None:
                     self._flusher = threading.Thread(
                         target=self._flush_loop, name="lf-emulator-stats", daemon=True

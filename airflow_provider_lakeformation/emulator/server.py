@@ -27,6 +27,7 @@ def bind_socket(host: str, port: int) -> socket.socket:
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
+    sock.listen(4096)  # connections queue up until the server (or every worker) is ready
     sock.set_inheritable(True)
     return sock
 
