@@ -5,10 +5,14 @@ A run is triggered through the public REST API (v2, simple auth manager, all-adm
 token from ``GET /auth/token``); the sensor must be seen ``deferred`` (waiting on the triggerer) and
 the run must end ``success``. A job the emulator fails must fail the run, with the tail of the job
 log in the sensor's task log (read through the REST API's log endpoint).
+
+The LakeFormation connection is stored in the metadata DB with ``airflow connections add`` (not an
+environment variable), so the triggerer's asynchronous connection lookup takes the production path.
 """
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -26,6 +30,7 @@ from tests.e2e.conftest import (
     airflow_env,
     free_port,
     job_status,
+    lakeformation_conn,
     new_airflow_home,
     start_emulator_process,
     wait_http,
@@ -120,7 +125,7 @@ def stack(migrated_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         api = f"http://127.0.0.1:{api_port}"
         env = airflow_env(
             home,
-            emulator.url,
+            None,  # the LakeFormation connection lives in the metadata DB, as in production
             AIRFLOW__CORE__EXECUTOR="LocalExecutor",
             AIRFLOW__CORE__PARALLELISM="2",
             AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION="True",
@@ -134,6 +139,17 @@ def stack(migrated_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC="1",
             AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="10",
         )
+        add = subprocess.run(
+            airflow_cli(
+                "connections", "add", "lakeformation_default", "--conn-json", lakeformation_conn(emulator.url)
+            ),
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert add.returncode == 0, add.stdout + add.stderr
         started = time.monotonic()
         for component in COMPONENTS:
             group.start(component, airflow_cli(component), env)
