@@ -9,6 +9,8 @@ from collections.abc import Callable
 from functools import lru_cache
 from types import TracebackType
 from typing import TYPE_CHECKING, TypeVar
+from urllib.parse import urlsplit
+from urllib.request import getproxies, proxy_bypass
 
 from airflow_provider_lakeformation.auth import IamToken
 from airflow_provider_lakeformation.exceptions import LakeFormationBadRequestError, LakeFormationError
@@ -74,6 +76,7 @@ class AsyncLakeFormationClient:
         self._hook = hook
         self._session: aiohttp.ClientSession | None = None
         self._settings: ConnectionSettings | None = None
+        self._proxies: dict[str, str | None] = {}
 
     @property
     def settings(self) -> ConnectionSettings:
@@ -93,7 +96,20 @@ class AsyncLakeFormationClient:
             connector=aiohttp.TCPConnector(ssl=_aiohttp_ssl(s)),
             headers={"User-Agent": USER_AGENT},
         )
+        self._proxies = {}
         return self
+
+    def _proxy(self, url: str) -> str | None:
+        """The proxy for ``url`` from HTTP(S)_PROXY / NO_PROXY, looked up once per host (like
+        requests; aiohttp's own ``trust_env`` would also read ~/.netrc on every request)."""
+        parts = urlsplit(url)
+        key = f"{parts.scheme}://{parts.netloc}"
+        if key not in self._proxies:
+            proxy = getproxies().get(parts.scheme)
+            if proxy and proxy_bypass(parts.hostname or ""):
+                proxy = None
+            self._proxies[key] = proxy
+        return self._proxies[key]
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
@@ -143,6 +159,7 @@ class AsyncLakeFormationClient:
                 data=call.body,
                 headers=headers,
                 allow_redirects=False,
+                proxy=self._proxy(call.url),
             ) as resp:
                 body = await resp.read()
                 return RawResponse(resp.status, resp.reason or "", resp.headers, body)

@@ -33,6 +33,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 import requests
+import requests.auth
 from pydantic import ValidationError
 
 from airflow_provider_lakeformation._compat import BaseHook
@@ -134,6 +135,17 @@ T = TypeVar("T")
 
 
 # ---------------------------------------------------------------------------------- the hook
+
+
+class _KeepHeaders(requests.auth.AuthBase):
+    """An explicit no-op auth: stops requests from replacing our X-Auth-Token/signature headers
+    with credentials from ``~/.netrc`` (proxy variables are still honoured)."""
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        return r
+
+
+_KEEP_HEADERS = _KeepHeaders()
 
 
 class LakeFormationHook(BaseHook):
@@ -296,6 +308,7 @@ class LakeFormationHook(BaseHook):
                 timeout=s.timeout,
                 verify=s.requests_verify,
                 allow_redirects=False,
+                auth=_KEEP_HEADERS,
             )
             body = resp.content
         except requests.exceptions.SSLError as exc:
@@ -339,12 +352,15 @@ class LakeFormationHook(BaseHook):
     ) -> T:
         """Send ``call`` with retries. With ``reconcile`` (non-idempotent calls), an ambiguous
         failure is followed by ``reconcile()`` before anything is re-sent: a non-None result means
-        the call took effect and is returned as is."""
+        the call took effect and is returned as is. If the call finally fails after any ambiguous
+        failure (retries spent, or e.g. a 400 "already running" for a re-sent start whose first
+        copy was processed late), ``reconcile()`` gets one last say."""
         policy = retry or self.settings.retry
-        pending = False
+        pending = False  # the last attempt failed ambiguously: check before re-sending
+        ambiguous_seen = False
 
         def attempt() -> T:
-            nonlocal pending
+            nonlocal pending, ambiguous_seen
             if pending and reconcile is not None:
                 done = reconcile()
                 if done is not None:
@@ -354,12 +370,13 @@ class LakeFormationHook(BaseHook):
                 return self._attempt(call, parse)
             except Exception as exc:
                 pending = reconcile is not None and is_ambiguous(exc)
+                ambiguous_seen = ambiguous_seen or pending
                 raise
 
         try:
             return retry_sync(attempt, policy=policy, what=call.what, logger=log)
         except LakeFormationError:
-            if pending and reconcile is not None:
+            if ambiguous_seen and reconcile is not None:
                 try:
                     done = reconcile()
                 except Exception:  # the original error is the one worth reporting

@@ -222,6 +222,25 @@ def test_one_session_per_hook_with_keepalive(requests_mock: Mocker) -> None:
     assert hook.get_conn() is not session
 
 
+@pytest.mark.parametrize("auth", ["token", "aksk"])
+def test_netrc_never_replaces_our_auth_headers(
+    requests_mock: Mocker, monkeypatch: pytest.MonkeyPatch, tmp_path: Any, auth: str
+) -> None:
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine lf.test login someone password other-secret\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    assert requests.utils.get_netrc_auth(f"{JOBS}/j1") == ("someone", "other-secret")
+    route = requests_mock.get(f"{JOBS}/j1", json=job_json())
+    make_hook(auth).get_job("j1")
+    headers = last(route).headers
+    if auth == "token":
+        assert headers["X-Auth-Token"] == TOKEN
+        assert "Authorization" not in headers
+    else:
+        assert headers["Authorization"].startswith("SDK-HMAC-SHA256 ")
+
+
 def test_ca_bundle_is_passed_as_verify(requests_mock: Mocker) -> None:
     hook = make_hook("token", ca_bundle="/etc/ssl/lf-ca.pem")
     requests_mock.get(f"{JOBS}/j1", json=job_json())
@@ -753,6 +772,25 @@ def test_start_final_check_when_retries_run_out(requests_mock: Mocker) -> None:
     start = requests_mock.post(f"{JOBS}/j1/start", status_code=503, json={})
     make_hook("token").start_job("j1")  # the last re-read shows the run: success
     assert start.call_count == 4
+
+
+def test_start_resent_after_a_late_start_gets_400_and_counts_as_started(requests_mock: Mocker) -> None:
+    # 1st start: 503 but processed late; re-read still CREATED, so it is re-sent; the re-send gets
+    # 400 "running"; the final re-read shows the run: no error, and never a third start.
+    requests_mock.get(
+        f"{JOBS}/j1",
+        [
+            {"json": job_json(status="CREATED")},
+            {"json": job_json(status="CREATED")},
+            {"json": job_json(status="RUNNING", start_time=9)},
+        ],
+    )
+    start = requests_mock.post(
+        f"{JOBS}/j1/start",
+        [{"status_code": 503, "json": {}}, {"status_code": 400, "json": {"error_msg": "job is running"}}],
+    )
+    make_hook("token").start_job("j1")
+    assert start.call_count == 2
 
 
 def test_start_400_is_raised(requests_mock: Mocker) -> None:

@@ -226,6 +226,23 @@ async def test_connection_from_env_via_aget_connection(api: FakeApi, monkeypatch
         assert await client.get_job_status("j1") is JobStatus.RUNNING
 
 
+async def test_proxy_from_environment(api: FakeApi, monkeypatch: pytest.MonkeyPatch) -> None:
+    api.on("GET", f"{JOBS}/j1", Reply(body=job()))
+    monkeypatch.setenv("HTTP_PROXY", api.url)  # the fake server plays the proxy
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    async with make_hook("http://lf-behind-proxy.invalid:8080").async_client() as client:
+        assert (await client.get_job("j1")).id == "j1"
+    assert (
+        "http://lf-behind-proxy.invalid:8080/v1/proj1/" in api.seen[0].url
+    )  # absolute-form: a proxy request
+    monkeypatch.setenv("NO_PROXY", "lf-behind-proxy.invalid")
+    async with make_hook("http://lf-behind-proxy.invalid:8080", max_retries=0).async_client() as client:
+        with pytest.raises(LakeFormationConnectionError, match="could not connect"):
+            await client.get_job("j1")
+    assert len(api.seen) == 1
+
+
 # ---------------------------------------------------------------------------- retries
 
 
