@@ -90,7 +90,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
             row.outcome = report.outcome
         row.duration = round(report.duration, 2)
         if report.failed and call.excinfo is not None:
-            row.note = f"{call.excinfo.typename}: {str(call.excinfo.value).splitlines()[0][:200]}"
+            first = (str(call.excinfo.value).splitlines() or [""])[0]
+            row.note = f"{call.excinfo.typename}: {first[:200]}"
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
