@@ -228,10 +228,35 @@ class EmulatorProcess:
                     self.stop()
                     raise RuntimeError(f"emulator did not answer within {self.startup_timeout}s") from None
                 time.sleep(0.1)
+        latency = self.keepalive_latency_ms()
+        if latency > 20:
+            print(
+                f"WARNING: the emulator answers a request on a reused (keep-alive) connection in "
+                f"{latency:.0f} ms (a fresh connection takes ~1 ms): Nagle + delayed ACK, i.e. the server "
+                "socket lacks TCP_NODELAY. Every sequential figure below includes that ~40 ms. "
+                "See docs/performance.md.",
+                file=sys.stderr,
+            )
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def keepalive_latency_ms(self, requests: int = 7) -> float:
+        """Median time of ``GET /_emulator/stats`` on one reused HTTP/1.1 connection."""
+        import http.client
+
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
+        times: list[float] = []
+        try:
+            for _ in range(requests):
+                t0 = time.perf_counter()
+                conn.request("GET", "/_emulator/stats")
+                conn.getresponse().read()
+                times.append(time.perf_counter() - t0)
+        finally:
+            conn.close()
+        return median(times[1:]) * 1000
 
     def stop(self) -> None:
         proc = self.proc
