@@ -227,8 +227,7 @@ class EmulatorServer:
         conn = self.connection(auth_type)
         userinfo = quote(conn.get("login") or "", safe="") + ":" + quote(conn["password"], safe="")
         query = "&".join(
-            f"{k}={quote(str(v), safe='')}"
-            for k, v in {"endpoint_scheme": "http", "scheme": "http", **conn["extra"]}.items()
+            f"{k}={quote(str(v), safe='')}" for k, v in {"endpoint_scheme": "http", **conn["extra"]}.items()
         )
         hostport = self.url.split("://", 1)[1]
         return f"lakeformation://{userinfo}@{hostport}/?{query}"

@@ -239,3 +239,10 @@ def test_iam_token_refreshed_after_expiry(
     assert hook.get_instance().id == server.instance_id
     assert server.stats()["iam_tokens_issued"] == 2
     assert iam_body(server)["auth"]["scope"]["project"]["id"] == server.project_id
+
+
+def test_uri_form_of_the_connection(emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_LAKEFORMATION_DEFAULT", emulator.connection_uri("aksk"))
+    hook = LakeFormationHook()
+    assert hook.get_instance().id == emulator.instance_id
+    assert emulator.stats()["auth_by_mode"] == {"aksk": 1}
