@@ -26,6 +26,16 @@ CONN_FIELDS: dict[str, Any] = {
         "schema": {"type": ["string", "null"]},
         "description": "for auth_type iam",
     },
+    "project_name": {
+        "label": "Project name (IAM scope)",
+        "schema": {"type": ["string", "null"]},
+        "description": "for auth_type iam when project_id is not given, e.g. cn-north-4",
+    },
+    "scheme": {
+        "label": "Scheme",
+        "schema": {"type": ["string", "null"], "enum": ["https", "http", None]},
+        "description": "with a bare host in Host; default https",
+    },
     "iam_endpoint": {
         "label": "IAM endpoint",
         "schema": {"type": ["string", "null"]},
@@ -46,6 +56,11 @@ CONN_FIELDS: dict[str, Any] = {
     "max_retries": {"label": "Max retries", "schema": {"type": ["integer", "null"]}},
     "retry_min_wait": {"label": "Retry min wait (s)", "schema": {"type": ["number", "null"]}},
     "retry_max_wait": {"label": "Retry max wait (s)", "schema": {"type": ["number", "null"]}},
+    "retry_after_cap": {
+        "label": "Retry-After cap (s)",
+        "schema": {"type": ["number", "null"]},
+        "description": "longest Retry-After honoured (default 120)",
+    },
 }
 
 UI_FIELD_BEHAVIOUR: dict[str, Any] = {

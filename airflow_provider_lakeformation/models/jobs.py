@@ -502,7 +502,7 @@ class Job(ResponseModel):
     id: str
     name: str | None = None
     description: str | None = None
-    type: JobType | str | None = None
+    type: Annotated[JobType | str | None, Field(union_mode="left_to_right")] = None
     parameter: Annotated[JobParameter | dict[str, Any] | None, Field(union_mode="left_to_right")] = None
     create_time: str | int | None = None
     start_time: str | int | None = None
