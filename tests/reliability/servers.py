@@ -8,7 +8,7 @@ import ipaddress
 import json
 import ssl
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -48,9 +48,15 @@ class CannedServer:
     """
 
     def __init__(
-        self, reply: Reply | list[Reply] | None = None, *, ssl_context: ssl.SSLContext | None = None
+        self,
+        reply: Reply | list[Reply] | Callable[[str, str], Reply] | None = None,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
     ):
-        self.replies = reply if isinstance(reply, list) else [reply or Reply(200, {})]
+        self.route = reply if callable(reply) else None
+        self.replies = (
+            reply if isinstance(reply, list) else [reply if isinstance(reply, Reply) else Reply(200, {})]
+        )
         self.seen: list[Seen] = []
         self._lock = threading.Lock()
         server = self
@@ -64,7 +70,10 @@ class CannedServer:
                 with server._lock:
                     n = len(server.seen)
                     server.seen.append(Seen(self.command, self.path, dict(self.headers), body))
-                    reply = server.replies[min(n, len(server.replies) - 1)]
+                    if server.route is not None:
+                        reply = server.route(self.command, self.path)
+                    else:
+                        reply = server.replies[min(n, len(server.replies) - 1)]
                 data, ctype = reply.encoded()
                 self.send_response(reply.status)
                 self.send_header("Content-Type", ctype)
@@ -80,7 +89,11 @@ class CannedServer:
             def log_message(self, format: str, *args: Any) -> None:  # quiet
                 return
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            def handle_error(self, request: Any, client_address: Any) -> None:  # quiet (TLS failures)
+                return
+
+        self.httpd = Server(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         scheme = "http"
         if ssl_context is not None:
