@@ -136,8 +136,9 @@ def _run_many(jobs: dict[str, tuple[list[str], dict[str, str], Path]], timeout: 
 def emulator() -> Iterator[Emulator]:
     from airflow_provider_lakeformation.emulator import EmulatorServer
 
-    # Jobs run 3 s: long enough for the sensor / operator to find them still running and defer.
-    with EmulatorServer(port=0, submit_seconds=0.5, run_seconds=3.0) as srv:
+    # Jobs run 5 s: long enough for the sensor / operator to find them still running and defer, and
+    # shorter than every poll interval, so each wait costs exactly one interval.
+    with EmulatorServer(port=0, submit_seconds=0.5, run_seconds=5.0) as srv:
         yield Emulator(srv.url)
 
 

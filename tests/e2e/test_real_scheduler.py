@@ -119,8 +119,9 @@ def stack(migrated_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     home = new_airflow_home(base, migrated_db)
     group = ProcessGroup(base)
     try:
-        # Jobs run 8 s: the sensor finds the job running, defers, and is seen deferred for a while.
-        emulator = start_emulator_process(group, run_seconds=8.0, submit_seconds=0.5)
+        # Jobs run 12 s: even on a slow machine the sensor's first poke (a few seconds after the start
+        # task) finds the job running, so it defers and is seen deferred for a while.
+        emulator = start_emulator_process(group, run_seconds=12.0, submit_seconds=0.5)
         api_port = free_port()
         api = f"http://127.0.0.1:{api_port}"
         env = airflow_env(
