@@ -156,9 +156,9 @@ class LakeFormationJobWaitMixin(LakeFormationOperatorMixin):
         message = f"LakeFormation job {job_id} ended with status {shown}"
         if detail:
             message += f": {detail}"
-        message += "; see the job log above" if tail else ""
-        if url:
-            message += f" and the console: {url}"
+        hints = (["the job log above"] if tail else []) + ([f"the console: {url}"] if url else [])
+        if hints:
+            message += "; see " + " and ".join(hints)
         raise LakeFormationJobFailedError(message, job_id=job_id, status=shown, log_tail=tail)
 
     # ---------------------------------------------------------------------------------------- wait

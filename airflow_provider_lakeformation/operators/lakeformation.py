@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, NoReturn
 
-from airflow.providers.common.compat.sdk import ResumableJobMixin, conf
+from airflow.providers.common.compat.sdk import conf
 from pydantic import ValidationError
 
 from airflow_provider_lakeformation._compat import BaseOperator
@@ -30,7 +30,6 @@ from airflow_provider_lakeformation.links.lakeformation import LakeFormationJobL
 from airflow_provider_lakeformation.models.jobs import (
     CreateJobRequest,
     Job,
-    JobType,
     StartMode,
     UpdateJobRequest,
 )
@@ -47,9 +46,28 @@ from airflow_provider_lakeformation.triggers.lakeformation import job_outcome, r
 
 if TYPE_CHECKING:
     import jinja2
+    from airflow.sdk import ResumableJobMixin
     from pydantic import JsonValue
 
     from airflow_provider_lakeformation._compat import Context
+else:
+    try:  # Airflow 3.3+ (the compat provider hands out a no-resume stand-in below 3.3)
+        from airflow.providers.common.compat.sdk import ResumableJobMixin
+    except ImportError:  # pragma: no cover - common-compat provider older than the mixin
+
+        class ResumableJobMixin:
+            """No task state store: every try starts (or attaches to) the job afresh."""
+
+            external_id_key = "remote_job_id"
+
+            def __init__(self, *, durable: bool = True, **kwargs: Any) -> None:
+                super().__init__(**kwargs)
+                self.durable = False
+
+            def execute_resumable(self, context: Any) -> Any:
+                external_id = self.submit_job(context)
+                self.poll_until_complete(external_id, context)
+                return self.get_job_result(external_id, context)
 
 DEFAULT_CONN_ID = LakeFormationHook.default_conn_name
 IfExists = Literal["fail", "reuse", "update"]
@@ -223,38 +241,16 @@ class LakeFormationUpdateJobOperator(_JobSpecTemplatingMixin, LakeFormationOpera
         self.project_id = project_id
         self.instance_id = instance_id
 
-    def _request(self) -> tuple[UpdateJobRequest, JobType | None]:
-        if isinstance(self.job, UpdateJobRequest):
-            return self.job, None
-        if isinstance(self.job, CreateJobRequest):
-            return UpdateJobRequest.from_create(self.job), self.job.type
-        spec = _spec_mapping(self.job)
-        job_type: JobType | None = None
-        if "type" in spec:
-            raw_type = spec.pop("type")
-            try:
-                job_type = JobType(str(raw_type))
-            except ValueError:
-                allowed = ", ".join(t.value for t in JobType)
-                raise LakeFormationSpecError("job spec", [f"type: must be one of {allowed}"]) from None
-        try:
-            request = UpdateJobRequest.model_validate(
-                spec, context={"default_instance_id": self.hook.settings.instance_id}
-            )
-        except ValidationError as err:
-            raise LakeFormationSpecError.from_validation_error("job spec", err) from None
-        if job_type is not None:
-            try:
-                request.parameter.check_type(job_type)
-            except ValueError as err:
-                raise LakeFormationSpecError("job spec", [str(err)]) from None
-        return request, job_type
-
     def execute(self, context: Context) -> str:
         mask_job_secrets(self.job)
         job_id = _require_job_id(self.job_id)
-        request, job_type = self._request()
-        self.hook.update_job(job_id, request, job_type=job_type)
+        # The hook validates the spec (and its type against the job's) before sending anything.
+        if isinstance(self.job, CreateJobRequest):
+            self.hook.update_job(job_id, UpdateJobRequest.from_create(self.job), job_type=self.job.type)
+        elif isinstance(self.job, UpdateJobRequest):
+            self.hook.update_job(job_id, self.job)
+        else:
+            self.hook.update_job(job_id, _spec_mapping(self.job))
         self.log.info("updated LakeFormation job %s", job_id)
         push_xcoms(context, job_id=job_id, console_url=self.console_url(job_id))
         return job_id

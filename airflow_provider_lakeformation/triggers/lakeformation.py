@@ -18,6 +18,7 @@ wait loop and the sensor alike.
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any, Literal, Protocol
@@ -158,7 +159,8 @@ class LakeFormationJobTrigger(BaseTrigger):
     :param lakeformation_conn_id: Airflow connection (looked up once per run, asynchronously).
     :param project_id: overrides the connection's project.
     :param instance_id: overrides the connection's instance.
-    :param poll_interval: seconds between status reads.
+    :param poll_interval: seconds between status reads (+-10 % jitter, so triggers started
+        together spread their polls).
     :param end_time: epoch seconds after which a ``"timeout"`` event is sent; ``None`` waits forever.
     :param fail_on_partial_success: PARTIAL_SUCCESS is an ``"error"`` (default) or a ``"success"``.
     :param max_transient_errors: consecutive transient failures tolerated before an ``"error"`` event.
@@ -273,7 +275,8 @@ class LakeFormationJobTrigger(BaseTrigger):
                             return self._event(
                                 outcome, status, f"LakeFormation job {job_id} {verb}: {status}"
                             )
-                    delay = self.poll_interval
+                    # +-10 % jitter: a fleet restarted together does not keep polling in lockstep
+                    delay = self.poll_interval * (0.9 + 0.2 * random.random())
                     if self.end_time is not None:
                         remaining = self.end_time - time.time()
                         if remaining <= 0:
