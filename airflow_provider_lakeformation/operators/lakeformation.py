@@ -69,6 +69,7 @@ else:
                 self.poll_until_complete(external_id, context)
                 return self.get_job_result(external_id, context)
 
+
 DEFAULT_CONN_ID = LakeFormationHook.default_conn_name
 IfExists = Literal["fail", "reuse", "update"]
 _IF_EXISTS: tuple[str, ...] = ("fail", "reuse", "update")

@@ -181,8 +181,8 @@ class LakeFormationJobTrigger(BaseTrigger):
         fail_on_partial_success: bool = True,
         max_transient_errors: int = 10,
         cancel_on_kill: bool = True,
-        target_states: list[str] | None = None,
-        failure_states: list[str] | None = None,
+        target_states: Iterable[JobStatus | str] | None = None,
+        failure_states: Iterable[JobStatus | str] | None = None,
     ) -> None:
         super().__init__()  # type: ignore[no-untyped-call]
         self.job_id = job_id
