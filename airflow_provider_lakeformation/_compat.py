@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 try:  # Airflow 3
-    from airflow.sdk.exceptions import AirflowException
+    from airflow.sdk.exceptions import AirflowException, AirflowNotFoundException
 except ImportError:  # pragma: no cover - Airflow 2.11
-    from airflow.exceptions import AirflowException  # type: ignore[no-redef,attr-defined]
+    from airflow.exceptions import (  # type: ignore[no-redef,attr-defined]
+        AirflowException,
+        AirflowNotFoundException,
+    )
 
 if TYPE_CHECKING:
     from airflow.sdk import BaseHook, BaseOperator, BaseOperatorLink, BaseSensorOperator, Context
@@ -22,6 +25,7 @@ else:
 
 __all__ = [
     "AirflowException",
+    "AirflowNotFoundException",
     "BaseHook",
     "BaseOperator",
     "BaseOperatorLink",

@@ -122,16 +122,13 @@ airflow connections import --overwrite "$CONNS_FILE" >"$DEMO/connections.log" 2>
 grep -h "Imported connection" "$DEMO/connections.log" || true
 
 say "airflow dags test $DAG_ID (the sensor defers; the trigger runs inline)"
-# `airflow dags test` runs the trigger inline, and in Airflow 3.3.2 that inline run cannot look a
-# connection up asynchronously from the metadata DB (its in-process supervisor comms have no
-# `asend`, so aget_connection reports "conn_id isn't defined"). A real triggerer reads it from the DB
-# fine; for the inline run the same connection is also given as an environment variable.
+# The trigger runs inline here; it reads the connection from the metadata DB like a real triggerer.
 set +e
 conf_args=()
 if [ -n "${DEMO_JOB_DESCRIPTION:-}" ]; then
   conf_args=(--conf "$("$VENV/bin/python" -c 'import json, sys; print(json.dumps({"description": sys.argv[1]}))' "$DEMO_JOB_DESCRIPTION")")
 fi
-AIRFLOW_CONN_LAKEFORMATION_DEFAULT="$LF_CONN_JSON" airflow dags test "$DAG_ID" "${conf_args[@]}" 2>&1 \
+airflow dags test "$DAG_ID" "${conf_args[@]}" 2>&1 \
   | tee "$DEMO/dags_test.log"
 DAG_RC=${PIPESTATUS[0]}
 set -e

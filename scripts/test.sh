@@ -15,8 +15,9 @@ if ! "$VENV/bin/python" -c "import airflow_provider_lakeformation, pytest, fasta
   touch "$VENV/.installed"
 fi
 export PATH="$PWD/$VENV/bin:$PATH"
-echo "== ruff"; ruff check airflow_provider_lakeformation tests example_dags benchmarks
-echo "== mypy"; mypy
+status=0
+echo "== ruff"; ruff check airflow_provider_lakeformation tests example_dags benchmarks scripts || status=1
+echo "== mypy"; mypy || status=1
 echo "== pytest"
 set +e
 python -m pytest -ra "$@"
@@ -26,4 +27,5 @@ if [ "$rc" -eq 5 ]; then
   echo "pytest collected no tests" >&2
   rc=0
 fi
-exit "$rc"
+[ "$rc" -eq 0 ] || status=$rc
+exit "$status"

@@ -36,7 +36,7 @@ import requests
 import requests.auth
 from pydantic import ValidationError
 
-from airflow_provider_lakeformation._compat import BaseHook
+from airflow_provider_lakeformation._compat import AirflowNotFoundException, BaseHook
 from airflow_provider_lakeformation.auth import (
     IamToken,
     TokenCache,
@@ -226,12 +226,18 @@ class LakeFormationHook(BaseHook):
         """:attr:`settings`, looking the connection up with ``aget_connection`` (never blocking
         the event loop; falls back to ``sync_to_async(get_connection)`` on older Airflow)."""
         if self._settings is None:
+            from asgiref.sync import sync_to_async
+
             getter = getattr(type(self), "aget_connection", None)
             if getter is not None:
-                conn = await getter(self.lakeformation_conn_id)
+                try:
+                    conn = await getter(self.lakeformation_conn_id)
+                except AirflowNotFoundException:
+                    # Airflow 3.3's in-process supervisor (``airflow dags test`` running a trigger
+                    # inline) has no async channel, so aget_connection misses connections stored
+                    # in the metadata DB; the sync lookup in a worker thread finds them.
+                    conn = await sync_to_async(self.get_connection)(self.lakeformation_conn_id)
             else:  # pragma: no cover - Airflow < 3.1
-                from asgiref.sync import sync_to_async
-
                 conn = await sync_to_async(self.get_connection)(self.lakeformation_conn_id)
             aextra = getattr(conn, "aextra_dejson", None)
             extra = await aextra() if aextra is not None else conn.extra_dejson
