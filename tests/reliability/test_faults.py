@@ -121,6 +121,7 @@ class Scenario:
         elif self.op == "stop":
             assert self.ti.xcom("job_status") == "STOPPED"
             assert c.starts(self.job_id) == 0
+            assert 1 <= c.stops(self.job_id) <= ATTEMPTS
         else:
             assert self.ti.xcom("job_status") == "SUCCESS"
             assert c.starts(self.job_id) == 1
@@ -129,8 +130,11 @@ class Scenario:
 
     def record(self, row: Row, scenario: str, checked: str) -> None:
         c = self.counts
+        counts: dict[str, Any] = {"starts": c.starts(self.job_id) if self.job_id else c.creates}
+        if self.op == "stop":
+            counts["stops"] = c.stops(self.job_id)
         row("faults", scenario, checked).count(
-            starts=c.starts(self.job_id) if self.job_id else c.creates,
+            **counts,
             requests=c.requests,
             route_requests=c.route(ROUTE[self.op]),
             faults=c.faults,

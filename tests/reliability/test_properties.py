@@ -33,11 +33,22 @@ from airflow_provider_lakeformation.models import (
     SyncObject,
     UpdateJobRequest,
 )
+from tests.reliability.recorder import Row
 from tests.reliability.specs import discovery_spec, migration_spec, permission_spec
 
 DEFAULT_INSTANCE = "conn-default-instance"
 CTX = {"default_instance_id": DEFAULT_INSTANCE}
-PROFILE = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+EXAMPLES = 150
+PROFILE = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+RANDOM = settings(
+    max_examples=300,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 
 # ------------------------------------------------------------------------------------- strategies
 
@@ -49,8 +60,9 @@ word = string.ascii_letters + string.digits
 name = st.text(word + "_", min_size=4, max_size=255)
 username = st.text(word, min_size=1, max_size=255)
 principal_name = st.text(word + "_.-", min_size=1, max_size=49)
-file_name = st.text(st.characters(exclude_categories=("Cs",), exclude_characters='<>:"/\\|?*'), min_size=1,
-                    max_size=40)
+file_name = st.text(
+    st.characters(exclude_categories=("Cs",), exclude_characters='<>:"/\\|?*'), min_size=1, max_size=40
+)
 
 
 def enum(cls: Any) -> st.SearchStrategy[str]:
@@ -66,8 +78,9 @@ _MISSING = object()
 
 
 @st.composite
-def block(draw: st.DrawFn, required: dict[str, st.SearchStrategy[Any]],
-          opt: dict[str, st.SearchStrategy[Any]]) -> dict[str, Any]:
+def block(
+    draw: st.DrawFn, required: dict[str, st.SearchStrategy[Any]], opt: dict[str, st.SearchStrategy[Any]]
+) -> dict[str, Any]:
     out = {k: draw(s) for k, s in required.items()}
     for k, s in opt.items():
         value = draw(optional(s))
@@ -80,8 +93,15 @@ instance_id = optional(required_text)  # missing/None -> filled from the connect
 
 datasource = block(
     {},
-    {"jdbc_url": text, "username": username, "password": text, "endpoint": text, "access_key": text,
-     "secret_key": text, "subnet_ip": text},
+    {
+        "jdbc_url": text,
+        "username": username,
+        "password": text,
+        "endpoint": text,
+        "access_key": text,
+        "secret_key": text,
+        "subnet_ip": text,
+    },
 )
 migration_block = block(
     {
@@ -92,22 +112,42 @@ migration_block = block(
         "conflict_strategy": st.just("UPSERT"),
         "log_location": required_text,
         "sync_objects": st.lists(enum(SyncObject), min_size=1, max_size=4, unique=True),
-        "locations": st.lists(st.fixed_dictionaries({"key": required_text, "value": required_text}),
-                              max_size=20),
+        "locations": st.lists(
+            st.fixed_dictionaries({"key": required_text, "value": required_text}), max_size=20
+        ),
     },
-    {"default_owner": text, "instance_id": required_text, "ignore_obs_checked": st.booleans(),
-     "network_type": enum(NetworkType), "accepted_vpc_id": text},
+    {
+        "default_owner": text,
+        "instance_id": required_text,
+        "ignore_obs_checked": st.booleans(),
+        "network_type": enum(NetworkType),
+        "accepted_vpc_id": text,
+    },
 )
-relas = block({}, {f"{who}_{what}": (enum(PrincipalConversion) if what == "to" else text)
-                   for who in ("user", "group", "role") for what in ("to", "prefix", "suffix")})
+relas = block(
+    {},
+    {
+        f"{who}_{what}": (enum(PrincipalConversion) if what == "to" else text)
+        for who in ("user", "group", "role")
+        for what in ("to", "prefix", "suffix")
+    },
+)
 permission_block = block(
     {"location": required_text, "log_location": required_text, "policy_type": enum(PolicyType)},
-    {"file_name": file_name, "catalog_id": text, "instance_id": required_text,
-     "ranger_permission_migration_principal_relas": relas},
+    {
+        "file_name": file_name,
+        "catalog_id": text,
+        "instance_id": required_text,
+        "ranger_permission_migration_principal_relas": relas,
+    },
 )
-principal = st.fixed_dictionaries({"principal_type": enum(PrincipalType),
-                                   "principal_source": enum(PrincipalSource),
-                                   "principal_name": principal_name})
+principal = st.fixed_dictionaries(
+    {
+        "principal_type": enum(PrincipalType),
+        "principal_source": enum(PrincipalSource),
+        "principal_name": principal_name,
+    }
+)
 
 
 def _num(lo: int, hi: int) -> st.SearchStrategy[Any]:
@@ -139,13 +179,27 @@ def schedule(draw: st.DrawFn) -> dict[str, Any]:
 discovery_block = st.builds(
     lambda base, sched: {**base, **sched},
     block(
-        {"data_location": required_text, "target_catalog": required_text, "target_database": required_text,
-         "conflict_strategy": enum(DiscoveryConflictStrategy), "file_discovery_type": enum(FileDiscoveryType),
-         "log_location": required_text},
-        {"separator": text, "quote": enum(QuoteType), "escape": text, "header": st.booleans(),
-         "file_sample_rate": st.integers(0, 100), "table_depth": st.integers(0, 10**6),
-         "default_owner": text, "principals": st.lists(principal, max_size=5), "give_write": st.booleans(),
-         "instance_id": required_text, "rediscovery_policy": enum(RediscoveryPolicy)},
+        {
+            "data_location": required_text,
+            "target_catalog": required_text,
+            "target_database": required_text,
+            "conflict_strategy": enum(DiscoveryConflictStrategy),
+            "file_discovery_type": enum(FileDiscoveryType),
+            "log_location": required_text,
+        },
+        {
+            "separator": text,
+            "quote": enum(QuoteType),
+            "escape": text,
+            "header": st.booleans(),
+            "file_sample_rate": st.integers(0, 100),
+            "table_depth": st.integers(0, 10**6),
+            "default_owner": text,
+            "principals": st.lists(principal, max_size=5),
+            "give_write": st.booleans(),
+            "instance_id": required_text,
+            "rediscovery_policy": enum(RediscoveryPolicy),
+        },
     ),
     schedule(),
 )
@@ -178,8 +232,11 @@ def smn(draw: st.DrawFn) -> dict[str, Any]:
 def valid_spec(draw: st.DrawFn, job_type: str | None = None) -> dict[str, Any]:
     job_type = job_type or draw(st.sampled_from(sorted(BLOCKS)))
     key, strat = BLOCKS[job_type]
-    spec: dict[str, Any] = {"name": draw(name), "type": job_type,
-                            "parameter": {key: draw(strat), **draw(smn())}}
+    spec: dict[str, Any] = {
+        "name": draw(name),
+        "type": job_type,
+        "parameter": {key: draw(strat), **draw(smn())},
+    }
     description = draw(optional(st.one_of(text, st.text(utf8_char, min_size=3990, max_size=4000))))
     if description is not _MISSING:
         spec["description"] = description
@@ -214,7 +271,12 @@ def expected_wire(spec: dict[str, Any]) -> dict[str, Any]:
 @pytest.mark.parametrize("job_type", sorted(BLOCKS))
 @PROFILE
 @given(data=st.data())
-def test_valid_specs_round_trip_to_exact_wire_json(job_type: str, data: st.DataObject) -> None:
+def test_valid_specs_round_trip_to_exact_wire_json(job_type: str, data: st.DataObject, record: Row) -> None:
+    record(
+        "properties",
+        f"valid {job_type} specs round-trip",
+        "model_validate(d).to_wire() == normalised d (and stable, and as an update)",
+    ).count(examples=EXAMPLES)
     spec = data.draw(valid_spec(job_type))
     original = copy.deepcopy(spec)
     request = CreateJobRequest.model_validate(spec, context=CTX)
@@ -226,18 +288,29 @@ def test_valid_specs_round_trip_to_exact_wire_json(job_type: str, data: st.DataO
     # the same spec without ``type`` is a valid update with the same body
     update = {k: v for k, v in spec.items() if k != "type"}
     assert UpdateJobRequest.model_validate(update, context=CTX).to_wire() == {
-        k: v for k, v in wire.items() if k != "type"}
+        k: v for k, v in wire.items() if k != "type"
+    }
 
 
 @PROFILE
 @given(spec=valid_spec("METADATA_MIGRATION"), secret=st.text(word, min_size=6, max_size=30))
-def test_secrets_hidden_in_repr_and_plain_dumps(spec: dict[str, Any], secret: str) -> None:
+def test_secrets_hidden_in_repr_and_plain_dumps(spec: dict[str, Any], secret: str, record: Row) -> None:
+    record(
+        "properties",
+        "datasource secrets in valid specs",
+        "absent from repr/str/model_dump/model_dump_json, present only in to_wire()",
+    ).count(examples=EXAMPLES)
     """password / access_key / secret_key show only in ``to_wire()``, never in repr, str or dumps."""
     values = {k: f"SeCrEt{k}{secret}" for k in ("password", "access_key", "secret_key")}
     spec["parameter"]["metadata_migration_parameter"]["datasource_parameter"].update(values)
     request = CreateJobRequest.model_validate(spec, context=CTX)
-    for shown in (repr(request), str(request), str(request.model_dump()), request.model_dump_json(),
-                  repr(request.parameter.metadata_migration_parameter)):
+    for shown in (
+        repr(request),
+        str(request),
+        str(request.model_dump()),
+        request.model_dump_json(),
+        repr(request.parameter.metadata_migration_parameter),
+    ):
         for value in values.values():
             assert value not in shown
     ds = request.to_wire()["parameter"]["metadata_migration_parameter"]["datasource_parameter"]
@@ -247,22 +320,33 @@ def test_secrets_hidden_in_repr_and_plain_dumps(spec: dict[str, Any], secret: st
 # -- random input
 
 json_leaf = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True, allow_infinity=True),
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=20),
     st.sampled_from(["\udcff", "", " ", "*", "a" * 300, "METADATA_MIGRATION", "UPSERT"]),
 )
 json_value = st.recursive(
     json_leaf,
-    lambda children: st.one_of(st.lists(children, max_size=4),
-                               st.dictionaries(st.text(max_size=10), children, max_size=4)),
+    lambda children: st.one_of(
+        st.lists(children, max_size=4), st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
     max_leaves=20,
 )
-FIELD_NAMES = sorted({
-    *CreateJobRequest.model_fields, "metadata_migration_parameter", "permission_migration_parameter",
-    "metadata_discovery_parameter", *migration_spec()["parameter"]["metadata_migration_parameter"],
-    *discovery_spec()["parameter"]["metadata_discovery_parameter"],
-    *permission_spec()["parameter"]["permission_migration_parameter"], "password", "username",
-})
+FIELD_NAMES = sorted(
+    {
+        *CreateJobRequest.model_fields,
+        "metadata_migration_parameter",
+        "permission_migration_parameter",
+        "metadata_discovery_parameter",
+        *migration_spec()["parameter"]["metadata_migration_parameter"],
+        *discovery_spec()["parameter"]["metadata_discovery_parameter"],
+        *permission_spec()["parameter"]["permission_migration_parameter"],
+        "password",
+        "username",
+    }
+)
 spec_like = st.recursive(
     json_leaf,
     lambda children: st.one_of(
@@ -310,26 +394,43 @@ def _validate(obj: Any, model: Any = CreateJobRequest) -> None:
         str(err).encode("utf-8")  # the message itself is printable
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@RANDOM
 @given(obj=st.one_of(json_value, spec_like, st.from_type(object), st.from_type(dict)))
-def test_random_input_raises_only_validation_errors(obj: Any) -> None:
+def test_random_input_raises_only_validation_errors(obj: Any, record: Row) -> None:
+    record(
+        "properties",
+        "random JSON / from_type input (create and update)",
+        "only pydantic ValidationError, convertible to LakeFormationSpecError",
+    ).count(examples=300)
     _validate(obj)
     _validate(obj, UpdateJobRequest)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@RANDOM
 @given(spec=mutated_spec())
-def test_mutated_specs_raise_only_validation_errors(spec: Any) -> None:
+def test_mutated_specs_raise_only_validation_errors(spec: Any, record: Row) -> None:
+    record(
+        "properties",
+        "valid spec with one node replaced by random JSON or deleted",
+        "valid, or only ValidationError",
+    ).count(examples=300)
     _validate(spec)
 
 
 MARK = "Zq9SecretMarkerXy"
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(spec=mutated_spec(), where=st.sampled_from(["password", "access_key", "secret_key", "name",
-                                                  "description", "username"]))
-def test_spec_errors_never_echo_input_values(spec: Any, where: str) -> None:
+@RANDOM
+@given(
+    spec=mutated_spec(),
+    where=st.sampled_from(["password", "access_key", "secret_key", "name", "description", "username"]),
+)
+def test_spec_errors_never_echo_input_values(spec: Any, where: str, record: Row) -> None:
+    record(
+        "properties",
+        "invalid value in a secret / name / description field",
+        "the value never appears in the error text",
+    ).count(examples=300)
     """A bad value never appears in the error text (so a misplaced password is not logged)."""
     spec = copy.deepcopy(spec)
     bad = f"{MARK}-\udcff"  # invalid everywhere: lone surrogate, and a '-' not allowed in names
