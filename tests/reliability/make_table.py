@@ -100,7 +100,8 @@ OUTCOME = {
 
 def _cell(value: Any) -> str:
     text = "" if value is None else str(value)
-    return text.replace("|", "\\|").replace("\n", " ").strip()
+    text = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text.replace("\n", " "))
+    return text.replace("|", "\\|").strip()
 
 
 def render(data: dict[str, Any]) -> str:

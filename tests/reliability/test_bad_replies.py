@@ -258,3 +258,22 @@ def test_recovery_after_bad_replies(canned: Callable[..., tuple[CannedServer, st
     record(
         "bad_replies", "502 HTML, 503 text, then a good answer", "get_job succeeds on the 3rd request"
     ).count(requests=server.requests)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="hooks/_wire.py body_snippet() copies control characters (NUL, ESC...) of a reply body into "
+    "the exception text and so into task logs (log/terminal injection by a broken proxy)",
+)
+@pytest.mark.parametrize(
+    "body", [b"\xff\xfe\x00{", b"\x1b[2J\x1b[31mfake: task succeeded\x1b[0m\r\n"], ids=["nul", "ansi_escape"]
+)
+def test_error_text_has_no_control_characters(
+    body: bytes, canned: Callable[..., tuple[CannedServer, str]], record: Row
+) -> None:
+    record("bad_replies", f"200 body with control characters ({body[:6]!r}...)", "error text printable")
+    _server, conn_id = canned(Reply(200, body, content_type="application/json"))
+    with pytest.raises(LakeFormationResponseError) as info:
+        LakeFormationHook(conn_id).get_job("j1")
+    text = str(info.value)
+    assert all(c.isprintable() for c in text), repr(text)

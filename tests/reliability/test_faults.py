@@ -377,3 +377,54 @@ def test_connection_refused_is_bounded(
         "endpoint refuses connections",
         f"LakeFormationConnectionError after {ATTEMPTS} attempts, within seconds",
     ).count(requests=0, seconds=round(elapsed, 2))
+
+
+# ------------------------------------------------------------------------- the async path (trigger)
+
+TRIGGER_FAULTS: dict[str, dict[str, Any]] = {
+    "503 x3": {"status": 503, "count": MAX_RETRIES},
+    "429 x3": {"status": 429, "count": MAX_RETRIES},
+    "connection dropped x2": {"drop": True, "count": 2},
+    "answer 1.2 s late, read timeout 0.5 s": {"delay": 1.2, "count": 1},
+    "503 + Retry-After: 1": {"status": 503, "count": 1, "retry_after": 1},
+}
+
+
+@pytest.mark.parametrize("name", list(TRIGGER_FAULTS))
+def test_trigger_rides_out_faults(
+    emulator: EmulatorServer, hook: LakeFormationHook, lf_conn: Callable[..., str], record: Row, name: str
+) -> None:
+    """The trigger's async client retries status reads like the hook: the wait ends in a success
+    event; the job is started once (by the setup) and never stopped."""
+    import asyncio
+
+    conn_id = lf_conn(read_timeout=0.5)
+    job_id = new_job(hook, marker="[lf-emulator:duration=1]")
+    hook.start_job(job_id)
+    counts = Counts(emulator)
+    emulator.inject_fault(**{"path_contains": f"/lf-jobs/{job_id}", "method": "GET", **TRIGGER_FAULTS[name]})
+    trigger = LakeFormationJobTrigger(
+        job_id=job_id, lakeformation_conn_id=conn_id, poll_interval=0.05, max_transient_errors=0
+    )
+    started = time.monotonic()
+    event = asyncio.run(first_event(trigger))
+    elapsed = time.monotonic() - started
+    counts.refresh()
+    assert event["status"] == "success", event
+    assert event["job_status"] == "SUCCESS"
+    assert counts.faults == TRIGGER_FAULTS[name]["count"]
+    assert counts.starts(job_id) == 0
+    assert counts.stops(job_id) == 0
+    if "Retry-After" in name:
+        assert elapsed >= 1.0
+    record(
+        "faults",
+        f"trigger status read: {name}",
+        "async client retries within one poll (max_transient_errors 0); success event; job not stopped",
+    ).count(
+        starts=1,
+        requests=counts.requests,
+        route_requests=counts.route("get_job"),
+        faults=counts.faults,
+        seconds=round(elapsed, 2),
+    )

@@ -21,6 +21,7 @@ from airflow_provider_lakeformation.emulator import EmulatorServer
 from airflow_provider_lakeformation.hooks.lakeformation import LakeFormationHook
 from airflow_provider_lakeformation.operators.lakeformation import LakeFormationStartJobOperator
 from tests.reliability.harness import (
+    ATTEMPTS,
     Counts,
     FakeStateStore,
     FakeTI,
@@ -364,3 +365,31 @@ def test_worker_retry_after_start(
     record("recovery", f"worker retry after the job started ({case.replace('_', ' ')})", what).count(
         starts=counts.starts(job_id), requests=counts.requests
     )
+
+
+@pytest.mark.parametrize("status", [503, 401])
+def test_iam_endpoint_failure_is_bounded(
+    emulator: EmulatorServer, lf_conn: Callable[..., str], hook: LakeFormationHook, record: Row, status: int
+) -> None:
+    """The IAM token endpoint fails for good: the task fails after max_retries+1 token requests for a
+    transient error (not multiplied by the API call's own retries), after one for a 401."""
+    from airflow_provider_lakeformation.exceptions import LakeFormationAuthError, LakeFormationRetryableError
+
+    job_id = job_with_duration(hook, 0.5)
+    conn_id = lf_conn("iam", conn_id="lf_iam")
+    counts = Counts(emulator)
+    emulator.inject_fault(status, count=1000, path_contains="/v3/auth/tokens")
+    expected = LakeFormationRetryableError if status == 503 else LakeFormationAuthError
+    with pytest.raises(expected) as info:
+        run_task(start_op(conn_id, job_id), make_context())
+    counts.refresh()
+    iam_requests = counts.route("iam_tokens")
+    assert iam_requests == (ATTEMPTS if status == 503 else 1)
+    assert counts.requests == iam_requests, "an API request went out without a token"
+    assert counts.starts(job_id) == 0
+    assert info.value.status_code == status
+    record(
+        "recovery",
+        f"IAM token endpoint answers {status} for good",
+        f"task fails with {expected.__name__} after {iam_requests} token request(s); no API call, no start",
+    ).count(starts=0, requests=counts.requests)
