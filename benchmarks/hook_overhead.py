@@ -150,9 +150,8 @@ def main(argv: list[str] | None = None) -> int:
         url = emu.url
         for auth, conn_id in CONN_IDS.items():
             os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = _common.conn_json(url, auth)
-        from airflow_provider_lakeformation.hooks.lakeformation import LakeFormationHook
-
         from airflow_provider_lakeformation.auth import clear_shared_token_caches, sign_request
+        from airflow_provider_lakeformation.hooks.lakeformation import LakeFormationHook
 
         job_id = _create_job(url)
         job_url = f"{_common.jobs_url(url)}/{job_id}"
