@@ -10,6 +10,7 @@ Credentials are ``SecretStr``: never shown by ``repr``/``str``/``model_dump_json
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from enum import Enum
@@ -242,6 +243,8 @@ class ConnectionSettings(BaseModel):
                     problems.append("verify: must be true or false when ca_bundle is set")
                 ca_bundle = ca_bundle or verify_raw.strip()
                 verify = True
+        if ca_bundle and not os.path.isfile(ca_bundle):
+            problems.append(f"ca_bundle: file not found: {ca_bundle}")
 
         connect_t: Any = ex.get("connect_timeout", DEFAULT_CONNECT_TIMEOUT)
         read_t: Any = ex.get("read_timeout", DEFAULT_READ_TIMEOUT)

@@ -173,6 +173,8 @@ def body_snippet(body: bytes, limit: int = SNIPPET_CHARS) -> str:
     """The first ``limit`` characters of a body, whitespace collapsed, secret-looking values masked."""
     text = body[: limit * 4].decode("utf-8", errors="replace")
     text = _WS_RE.sub(" ", text).strip()
+    # no control characters (NUL, ESC, ...) from a reply may reach an exception text or a log line
+    text = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
     text = _SECRET_VALUE_RE.sub(r"\1***", text)
     if len(text) > limit:
         return text[:limit] + "..."

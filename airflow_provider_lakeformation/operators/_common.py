@@ -3,6 +3,7 @@ tail, XComs, resuming from a trigger event and masking secrets of a rendered job
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping
 from functools import cached_property
@@ -57,7 +58,13 @@ def push_xcoms(context: Context, **values: Any) -> None:
 
 
 def collect_secrets(value: Any) -> list[str]:
-    """Values of ``password`` / ``access_key`` / ``secret_key`` anywhere in a job spec (dict or model)."""
+    """Values of ``password`` / ``access_key`` / ``secret_key`` anywhere in a job spec (dict, JSON
+    string or model)."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return []
     if isinstance(value, WireModel):
         value = value.to_wire()
     elif isinstance(value, BaseModel):

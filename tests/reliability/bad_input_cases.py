@@ -427,9 +427,6 @@ CONN_CASES: list[ConnCase] = [
         "ca_bundle",
         r"exist|not found|no such|file|readable",
         extra={"ca_bundle": "/nonexistent/lakeformation-ca.pem"},
-        xfail="ConnectionSettings does not check that ca_bundle exists: the sync hook raises a bare "
-        "OSError from requests (https) or sends the request (http); the async client raises "
-        "FileNotFoundError",
     ),
     ConnCase("region_malformed", "region", "must look like", extra={"region": "CN North 4"}),
     ConnCase("endpoint_ftp_scheme", "host|endpoint", r"http|scheme|url", conn={"host": "ftp://example.com"}),

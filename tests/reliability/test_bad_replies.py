@@ -260,11 +260,6 @@ def test_recovery_after_bad_replies(canned: Callable[..., tuple[CannedServer, st
     ).count(requests=server.requests)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="hooks/_wire.py body_snippet() copies control characters (NUL, ESC...) of a reply body into "
-    "the exception text and so into task logs (log/terminal injection by a broken proxy)",
-)
 @pytest.mark.parametrize(
     "body", [b"\xff\xfe\x00{", b"\x1b[2J\x1b[31mfake: task succeeded\x1b[0m\r\n"], ids=["nul", "ansi_escape"]
 )

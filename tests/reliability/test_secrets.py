@@ -317,12 +317,6 @@ def test_leak_detector_finds_a_leak() -> None:
     assert any("connection sk in exception text" in leak for leak in leaks)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="operators/_common.py collect_secrets() ignores a job spec given as a JSON string (which "
-    "_spec_mapping accepts), so mask_job_secrets() registers nothing and the rendered 'job' field is "
-    "sent to the API server with the datasource password in clear",
-)
 @pytest.mark.parametrize("op_name", ["create", "update"])
 def test_json_string_spec_is_masked_in_rendered_fields(op_name: str, record: Row) -> None:
     """A spec rendered from a template arrives as a JSON string: its secrets must still be masked."""

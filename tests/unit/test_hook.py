@@ -241,11 +241,13 @@ def test_netrc_never_replaces_our_auth_headers(
         assert headers["Authorization"].startswith("SDK-HMAC-SHA256 ")
 
 
-def test_ca_bundle_is_passed_as_verify(requests_mock: Mocker) -> None:
-    hook = make_hook("token", ca_bundle="/etc/ssl/lf-ca.pem")
+def test_ca_bundle_is_passed_as_verify(requests_mock: Mocker, tmp_path: Any) -> None:
+    ca = tmp_path / "lf-ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    hook = make_hook("token", ca_bundle=str(ca))
     requests_mock.get(f"{JOBS}/j1", json=job_json())
     hook.get_job("j1")
-    assert last(requests_mock).verify == "/etc/ssl/lf-ca.pem"
+    assert last(requests_mock).verify == str(ca)
 
 
 def test_job_ids_are_path_encoded(requests_mock: Mocker) -> None:

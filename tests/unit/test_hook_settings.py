@@ -214,13 +214,23 @@ def test_string_extras_are_coerced() -> None:
         ({"verify": "False"}, False),
         ({"verify": "no"}, False),
         ({"verify": "1"}, True),
-        ({"ca_bundle": "/etc/ca.pem"}, "/etc/ca.pem"),
-        ({"verify": "/etc/other.pem"}, "/etc/other.pem"),  # requests-style verify=<path>
-        ({"verify": "false", "ca_bundle": "/etc/ca.pem"}, False),
+        ({"ca_bundle": "{tmp}/ca.pem"}, "{tmp}/ca.pem"),
+        ({"verify": "{tmp}/other.pem"}, "{tmp}/other.pem"),  # requests-style verify=<path>
+        ({"verify": "false", "ca_bundle": "{tmp}/ca.pem"}, False),
     ],
 )
-def test_verify_and_ca_bundle(extra: dict[str, Any], expected: bool | str) -> None:
+def test_verify_and_ca_bundle(extra: dict[str, Any], expected: bool | str, tmp_path: Any) -> None:
+    for name in ("ca.pem", "other.pem"):
+        (tmp_path / name).write_text("-----BEGIN CERTIFICATE-----\n")
+    extra = {k: v.replace("{tmp}", str(tmp_path)) if isinstance(v, str) else v for k, v in extra.items()}
+    if isinstance(expected, str):
+        expected = expected.replace("{tmp}", str(tmp_path))
     assert build(extra={"region": "r-1", **extra}).requests_verify == expected
+
+
+def test_ca_bundle_must_exist() -> None:
+    with pytest.raises(LakeFormationSpecError, match="ca_bundle: file not found"):
+        build(extra={"region": "r-1", "ca_bundle": "/nonexistent/ca.pem"})
 
 
 @pytest.mark.parametrize(
