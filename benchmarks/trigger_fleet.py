@@ -10,11 +10,14 @@ For each N (``--n``) and auth mode (``--auth``) this runs two measurements again
   portal per task first, as the triggerer does unless AIRFLOW_DISABLE_GREENBACK_PORTAL is set). The
   connection comes from ``AIRFLOW_CONN_LAKEFORMATION_DEFAULT`` (JSON) pointing at the emulator.
 
-Each measurement runs in a fresh client subprocess (clean heap for the RSS figure): the parent resets
-the emulator, creates N jobs that run ``--job-seconds`` (``[lf-emulator:duration=...]``), starts them,
-and hands the ids to the client, which starts its pollers. The steady-state window opens one interval
-after every poller has polled at least once (seen in the emulator's request counter) and closes just
-before the first job can finish; then the client waits for every event (bounded by ``--duration``).
+Each measurement runs in a fresh client subprocess (clean heap for the RSS figure; in both modes it
+imports Airflow and the trigger module, so the heaps a garbage collection walks are alike). The
+parent resets the emulator and creates N jobs that will run ``--job-seconds``
+(``[lf-emulator:duration=...]``); the client starts its pollers on the still CREATED jobs (not
+terminal, so they keep polling); once every poller has polled once (start-up: connection lookups,
+sessions) the parent starts the jobs. The steady-state window opens one interval after the last start
+and closes just before the first job can finish (a whole number of intervals); then the client waits
+for every event (bounded by ``--duration``).
 
 Reported per measurement (window figures): polls/s (emulator ``/_emulator/stats``, GET-job route),
 event-loop lag p50/p99 (a probe sleeping 10 ms, oversleep), client CPU and emulator CPU (CPU seconds
@@ -303,14 +306,12 @@ async def _client(args: argparse.Namespace) -> dict[str, Any]:
     rss_before = me.memory_info().rss
     objects_before = len(gc.get_objects())
 
-    # ---- wait for the parent to start the jobs ----------------------------------------------------
+    # ---- the pollers start on the created (not yet started) jobs --------------------------------
+    loop = asyncio.get_running_loop()
     _PROTOCOL.write("READY\n")
     _PROTOCOL.flush()
-    line = await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
-    plan = json.loads(line)
-    ids: list[str] = plan["ids"]
+    ids: list[str] = json.loads(await loop.run_in_executor(None, sys.stdin.readline))["ids"]
     n = len(ids)
-    first_end = plan["first_start"] + SUBMIT_SECONDS + plan["run_seconds"]
     deadline = time.monotonic() + args.duration
 
     probe = LagProbe()
@@ -327,13 +328,20 @@ async def _client(args: argparse.Namespace) -> dict[str, Any]:
     ]
     launch_s = time.perf_counter() - t_launch
 
-    # ---- steady state: after every poller polled once, plus one interval -------------------------
-    t_first_polls = time.perf_counter()
-    while True:  # the emulator's counter, not an event: poll it
-        if _get_job_count(await stats()) - count0 >= n or time.time() >= first_end:
+    # Start-up (connection lookups, sessions, first requests) is over once every poller has polled
+    # once (the emulator's counter, not an event: poll it); CREATED is not terminal, so they go on.
+    while True:
+        if _get_job_count(await stats()) - count0 >= n or time.monotonic() >= deadline:
             break
         await asyncio.sleep(0.2)
-    herd_s = time.perf_counter() - t_first_polls
+    startup_s = time.perf_counter() - t_launch
+    await asyncio.sleep(interval)
+
+    # ---- the parent starts the jobs; steady state from one interval after the last start ---------
+    _PROTOCOL.write("POLLING\n")
+    _PROTOCOL.flush()
+    plan = json.loads(await loop.run_in_executor(None, sys.stdin.readline))
+    first_end = plan["first_start"] + SUBMIT_SECONDS + plan["run_seconds"]
     await asyncio.sleep(max(0.0, min(interval, first_end - END_MARGIN - time.time())))
 
     w0 = (time.perf_counter(), time.process_time(), server_cpu(), _get_job_count(await stats()))
@@ -389,7 +397,7 @@ async def _client(args: argparse.Namespace) -> dict[str, Any]:
         "duplicates": len(events) - len(delivered_ids),
         "crashed": crashed,
         "launch_s": launch_s,
-        "herd_s": herd_s,
+        "startup_s": startup_s,
         "total_s": total_s,
         "greenback": bool(args.greenback and args.mode == "trigger"),
         "gc_freeze": bool(args.gc_freeze),
@@ -449,7 +457,7 @@ def measure(
 ) -> dict[str, Any]:
     assert emu.proc is not None
     emu.reset()
-    tag = f"{mode}_{auth}_{n}"
+    tag = f"{mode}_{auth}_{n}".replace("-", "_")
     t0 = time.perf_counter()
     ids = asyncio.run(_create_jobs(emu.url, n, _markers(args.job_seconds), tag))
     warm = asyncio.run(
@@ -488,13 +496,14 @@ def measure(
         )
     try:
         _read_line(proc, "READY", 120)
+        assert proc.stdin is not None
+        proc.stdin.write(json.dumps({"ids": ids}) + "\n")
+        proc.stdin.flush()
+        _read_line(proc, "POLLING", args.duration + 60)
         t_start = time.perf_counter()
         first, _last = asyncio.run(_start_jobs(emu.url, ids))
         start_s = time.perf_counter() - t_start
-        assert proc.stdin is not None
-        proc.stdin.write(
-            json.dumps({"ids": ids, "first_start": first, "run_seconds": args.job_seconds}) + "\n"
-        )
+        proc.stdin.write(json.dumps({"first_start": first, "run_seconds": args.job_seconds}) + "\n")
         proc.stdin.flush()
         result: dict[str, Any] = json.loads(_read_line(proc, "RESULT", args.duration + 60))
     except Exception as err:
@@ -567,7 +576,7 @@ def _print_results(results: list[dict[str, Any]], args: argparse.Namespace) -> b
                         f"{n - r['lost']:g}/{n}",
                         r["lost"],
                         r["window_s"],
-                        r["herd_s"],
+                        r["startup_s"],
                     ]
                 )
             if trig is not None:
@@ -602,7 +611,7 @@ def _print_results(results: list[dict[str, Any]], args: argparse.Namespace) -> b
                 "events",
                 "lost",
                 "window s",
-                "first polls s",
+                "start-up s",
             ],
             rows,
             title=f"auth={auth}, poll interval {args.interval} s, jobs RUNNING {args.job_seconds} s{repeats} "
@@ -639,7 +648,14 @@ def main(argv: list[str] | None = None) -> int:
         "--duration", type=float, default=90.0, help="upper bound per measurement (client side), seconds"
     )
     parser.add_argument(
-        "--modes", nargs="+", choices=["baseline", "trigger"], default=["baseline", "trigger"]
+        "--modes",
+        nargs="+",
+        choices=MODES,
+        default=["baseline", "trigger"],
+        help="baseline-sessions: bare pollers with one ClientSession each (isolates the per-trigger session)",
+    )
+    parser.add_argument(
+        "--gc-freeze", action="store_true", help="gc.freeze() the client's start-up heap (diagnostic)"
     )
     parser.add_argument("--greenback", action="store_true", help="open a greenback portal per trigger task")
     parser.add_argument("--emulator-workers", type=int, default=1, help="uvicorn workers (needs --state)")
