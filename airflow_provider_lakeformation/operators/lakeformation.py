@@ -475,8 +475,8 @@ class LakeFormationStartJobOperator(ResumableJobMixin, LakeFormationJobWaitMixin
             self._in_flight = None  # not waiting: the run outlives this task
             push_xcoms(context, job_status=run.status)
             return job_id
-        if self.deferrable:
-            return self._execute_deferrable(context)
+        # Both waits go through the mixin: a retry reconnects to (or re-defers on) the run an earlier
+        # try started, or returns at once if that run already succeeded.
         result = self.execute_resumable(context)
         return str(result) if result is not None else job_id
 
@@ -534,16 +534,13 @@ class LakeFormationStartJobOperator(ResumableJobMixin, LakeFormationJobWaitMixin
         self._run, self._in_flight = job, self.job_id
         return job
 
-    def _execute_deferrable(self, context: Context) -> str:
-        run = self._start_or_attach()
-        if run.status is not None and job_outcome(run.status, self._success, self._failure) is not None:
-            self.log.info("LakeFormation job %s is already %s: not deferring", self.job_id, run.status.value)
-            return self._finish(context, self.job_id, run.status)
+    def _defer(self, job_id: str) -> NoReturn:
+        """Hand the wait to :class:`LakeFormationJobTrigger` (whose ``on_kill`` stops the run)."""
         end_time = None if self.timeout is None else time.time() + self.timeout
-        self._in_flight = None  # from here the trigger owns the run (its on_kill stops it)
+        self._in_flight = None  # from here the trigger owns the run
         self.defer(
             trigger=self.trigger(
-                self.job_id,
+                job_id,
                 end_time=end_time,
                 fail_on_partial_success=self.fail_on_partial_success,
                 cancel_on_kill=self.cancel_on_kill,
@@ -657,7 +654,8 @@ class LakeFormationStartJobOperator(ResumableJobMixin, LakeFormationJobWaitMixin
         return status in {s.value for s in self._success}
 
     def poll_until_complete(self, external_id: JsonValue, context: Context) -> str:  # type: ignore[override]
-        """Wait for the run and judge it; returns the job id (the mixin returns this on reconnect)."""
+        """Wait for the run (here, or deferred to the trigger) and judge it; returns the job id (the
+        mixin returns this on reconnect)."""
         job_id = self._run_ref(external_id)[0] or self.job_id
         run = self._run
         if run is None:  # reconnecting: an earlier try of this task started the run
@@ -670,7 +668,11 @@ class LakeFormationStartJobOperator(ResumableJobMixin, LakeFormationJobWaitMixin
             self._in_flight = job_id
         initial = run.status if run is not None else None
         if initial is not None and job_outcome(initial, self._success, self._failure) is not None:
+            if self.deferrable:
+                self.log.info("LakeFormation job %s is already %s: not deferring", job_id, initial.value)
             status = initial
+        elif self.deferrable:
+            self._defer(job_id)  # the status was read once just now (after the start or by the mixin)
         else:
             status = self._wait(job_id, initial)
         return self._finish(context, job_id, status)

@@ -23,6 +23,7 @@ from airflow_provider_lakeformation.triggers.lakeformation import LakeFormationJ
 from tests.integration.test_operators_support import (
     CONN_ID,
     POLL,
+    FakeStateStore,
     execute_deferrable,
     lf_conn,
     make_context,
@@ -155,3 +156,28 @@ def test_bad_event_is_an_error(emulator: EmulatorServer) -> None:
         op.execute_complete(make_context(), event=None)
     with pytest.raises(LakeFormationError, match="no usable event"):
         op.execute_complete(make_context(), event={"status": "weird"})
+
+
+def test_deferrable_retry_after_a_crash_redefers_on_the_same_run(emulator: EmulatorServer) -> None:
+    """Try 1 starts and defers, then the worker dies; try 2 (same task state store) defers again on
+    that run instead of starting a second one."""
+    job_id = new_job("defer_retry_running", markers=outcome(duration=2.0))
+    store = FakeStateStore()
+    _defer(_op(job_id), make_context(store))  # try 1: started, deferred, then lost
+    second_context = make_context(store)
+    deferred = _defer(_op(job_id), second_context)  # try 2
+    assert run_deferred(deferred, _op(job_id), second_context) == job_id
+    assert starts(emulator, job_id) == 1
+    assert xcoms(second_context)["job_status"] == "SUCCESS"
+
+
+def test_deferrable_retry_after_the_run_succeeded_does_not_start_again(emulator: EmulatorServer) -> None:
+    """The run of try 1 succeeded while its resume was lost: try 2 returns without starting."""
+    job_id = new_job("defer_retry_done", markers=outcome(duration=0.2))
+    store = FakeStateStore()
+    _defer(_op(job_id), make_context(store))
+    wait_status(job_id, {JobStatus.SUCCESS})
+    second_context = make_context(store)
+    assert _op(job_id).execute(second_context) == job_id  # no TaskDeferred: nothing to wait for
+    assert starts(emulator, job_id) == 1
+    assert xcoms(second_context)["job_status"] == "SUCCESS"
