@@ -166,10 +166,21 @@ def raise_nofile_limit(wanted: int) -> int:
     return soft
 
 
+def package_root() -> str:
+    """The directory holding the ``airflow_provider_lakeformation`` package this process imports."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("airflow_provider_lakeformation")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("airflow_provider_lakeformation is not importable: pip install -e .")
+    return os.path.dirname(os.path.dirname(spec.origin))
+
+
 def emulator_help() -> str:
     """The emulator CLI's ``--help`` text ('' if the emulator is not importable)."""
     proc = subprocess.run(
         [sys.executable, "-m", "airflow_provider_lakeformation.emulator", "--help"],
+        cwd=package_root(),
         capture_output=True,
         text=True,
         timeout=60,
@@ -210,9 +221,18 @@ class EmulatorProcess:
             str(self.port),
             *self.extra_args,
         ]
+        # Run the same copy of the package as this process (``python -m`` would otherwise put the
+        # current directory first on sys.path).
+        root = package_root()
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
+        }
         out = open(self.log_path, "wb") if self.log_path else subprocess.DEVNULL
         try:
-            self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            self.proc = subprocess.Popen(
+                cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=env, cwd=root
+            )
         finally:
             if out is not subprocess.DEVNULL:
                 out.close()  # type: ignore[union-attr]
