@@ -77,7 +77,7 @@ def _run(steps: list[str], env: dict[str, str]) -> list[list[float]]:
         capture_output=True,
         text=True,
         env=env,
-        cwd=REPO,
+        cwd=_common.package_root(),
         timeout=120,
         check=False,
     )
@@ -99,7 +99,7 @@ def _importtime(env: dict[str, str], top: int) -> None:
             capture_output=True,
             text=True,
             env=marker_env,
-            cwd=REPO,
+            cwd=_common.package_root(),
             timeout=120,
             check=False,
         )
@@ -143,8 +143,10 @@ def main(argv: list[str] | None = None) -> int:
         chains = {k: v for k, v in chains.items() if "dag" not in v}
 
     with tempfile.TemporaryDirectory(prefix="lf-parse-cost-") as home:
+        root = _common.package_root()  # the subprocesses import the same package copy as this one
         env = {
             **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
             "AIRFLOW_HOME": home,
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
