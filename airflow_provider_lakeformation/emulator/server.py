@@ -24,7 +24,7 @@ AUTH_TYPES = ("aksk", "iam", "token")
 def bind_socket(host: str, port: int) -> socket.socket:
     """A listening-ready TCP socket (port 0 = any free port)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # TCP_NODELAY on accepted sockets
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.listen(4096)  # connections queue up until the server (or every worker) is ready

@@ -18,6 +18,9 @@ from airflow_provider_lakeformation.models.status import (
     successful_statuses,
 )
 
+#: The connection id every hook, operator, sensor and trigger uses by default.
+DEFAULT_CONN_ID = "lakeformation_default"
+
 if TYPE_CHECKING:
     from airflow_provider_lakeformation.hooks._settings import AuthType, ConnectionSettings, RetrySettings
     from airflow_provider_lakeformation.hooks.lakeformation import AsyncLakeFormationClient, LakeFormationHook

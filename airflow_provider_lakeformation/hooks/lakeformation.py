@@ -51,6 +51,7 @@ from airflow_provider_lakeformation.exceptions import (
     LakeFormationNotFoundError,
     LakeFormationSpecError,
 )
+from airflow_provider_lakeformation.hooks import DEFAULT_CONN_ID
 from airflow_provider_lakeformation.hooks._async import AsyncLakeFormationClient
 from airflow_provider_lakeformation.hooks._calls import (
     CONSOLE_URL,
@@ -162,7 +163,7 @@ class LakeFormationHook(BaseHook):
     """
 
     conn_name_attr = "lakeformation_conn_id"
-    default_conn_name = "lakeformation_default"
+    default_conn_name = DEFAULT_CONN_ID
     conn_type = "lakeformation"
     hook_name = "Huawei Cloud LakeFormation"
 

@@ -210,7 +210,9 @@ SECRET_FIELDS: frozenset[str] = frozenset({"password", "access_key", "secret_key
 class WireModel(BaseModel):
     """Base of every request model: strict about unknown fields, silent about input values."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, hide_input_in_errors=True)
+    model_config = ConfigDict(
+        extra="forbid", validate_assignment=True, hide_input_in_errors=True, defer_build=True
+    )
 
     def to_wire(self) -> dict[str, Any]:
         """The JSON body as sent to the service: enums as strings, secrets revealed, unset fields left out."""
@@ -220,7 +222,9 @@ class WireModel(BaseModel):
 class ResponseModel(BaseModel):
     """Base of every response model: unknown fields are kept, never an error."""
 
-    model_config = ConfigDict(extra="allow", hide_input_in_errors=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="allow", hide_input_in_errors=True, populate_by_name=True, defer_build=True
+    )
 
 
 # ----------------------------------------------------------------------------------- parameter blocks

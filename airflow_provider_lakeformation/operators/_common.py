@@ -17,7 +17,6 @@ from airflow_provider_lakeformation.exceptions import (
     LakeFormationSpecError,
     LakeFormationTimeoutError,
 )
-from airflow_provider_lakeformation.hooks.lakeformation import LakeFormationHook
 from airflow_provider_lakeformation.links.lakeformation import CONSOLE_URL_XCOM_KEY
 from airflow_provider_lakeformation.models.jobs import SECRET_FIELDS, WireModel
 from airflow_provider_lakeformation.models.status import JobStatus, parse_status
@@ -32,6 +31,7 @@ if TYPE_CHECKING:
     from airflow.sdk.types import Logger
 
     from airflow_provider_lakeformation._compat import Context
+    from airflow_provider_lakeformation.hooks.lakeformation import LakeFormationHook
 
 #: XCom keys pushed by the operators and the sensor (the return value is the job id / final status).
 XCOM_JOB_ID = "job_id"
@@ -116,6 +116,8 @@ class LakeFormationOperatorMixin:
 
     @cached_property
     def hook(self) -> LakeFormationHook:
+        from airflow_provider_lakeformation.hooks.lakeformation import LakeFormationHook
+
         return LakeFormationHook(
             self.lakeformation_conn_id, project_id=self.project_id, instance_id=self.instance_id
         )

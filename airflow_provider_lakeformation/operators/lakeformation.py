@@ -25,7 +25,7 @@ from airflow_provider_lakeformation.exceptions import (
     LakeFormationSpecError,
     LakeFormationTimeoutError,
 )
-from airflow_provider_lakeformation.hooks.lakeformation import LakeFormationHook
+from airflow_provider_lakeformation.hooks import DEFAULT_CONN_ID
 from airflow_provider_lakeformation.links.lakeformation import LakeFormationJobLink
 from airflow_provider_lakeformation.models.jobs import (
     CreateJobRequest,
@@ -70,7 +70,6 @@ else:
                 return self.get_job_result(external_id, context)
 
 
-DEFAULT_CONN_ID = LakeFormationHook.default_conn_name
 IfExists = Literal["fail", "reuse", "update"]
 _IF_EXISTS: tuple[str, ...] = ("fail", "reuse", "update")
 #: Every status in which a job is not running (what "stopped" means when waiting for a stop).

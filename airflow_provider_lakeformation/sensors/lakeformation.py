@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import AirflowSensorTimeout, PokeReturnValue, conf
 
 from airflow_provider_lakeformation._compat import BaseSensorOperator
-from airflow_provider_lakeformation.hooks.lakeformation import LakeFormationHook
+from airflow_provider_lakeformation.hooks import DEFAULT_CONN_ID
 from airflow_provider_lakeformation.links.lakeformation import LakeFormationJobLink
 from airflow_provider_lakeformation.models.status import JobStatus
 from airflow_provider_lakeformation.operators._common import LakeFormationJobWaitMixin, push_xcoms
@@ -61,7 +61,7 @@ class LakeFormationJobSensor(LakeFormationJobWaitMixin, BaseSensorOperator):
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         log_tail_lines: int = 50,
         max_transient_errors: int = 10,
-        lakeformation_conn_id: str = LakeFormationHook.default_conn_name,
+        lakeformation_conn_id: str = DEFAULT_CONN_ID,
         project_id: str | None = None,
         instance_id: str | None = None,
         **kwargs: Any,

@@ -21,7 +21,7 @@ import asyncio
 import random
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
@@ -32,7 +32,7 @@ from airflow_provider_lakeformation.exceptions import (
     LakeFormationRetryableError,
     LakeFormationSpecError,
 )
-from airflow_provider_lakeformation.hooks.lakeformation import LakeFormationHook
+from airflow_provider_lakeformation.hooks import DEFAULT_CONN_ID
 from airflow_provider_lakeformation.models.status import (
     IN_PROGRESS_STATUSES,
     JobStatus,
@@ -51,6 +51,9 @@ Outcome = Literal["success", "error"]
 
 #: Upper bound for :meth:`LakeFormationJobTrigger.on_kill` (Airflow allows 30 s by default).
 ON_KILL_TIMEOUT = 25.0
+
+if TYPE_CHECKING:
+    from airflow_provider_lakeformation.hooks.lakeformation import LakeFormationHook
 
 
 class _Log(Protocol):
@@ -173,7 +176,7 @@ class LakeFormationJobTrigger(BaseTrigger):
     def __init__(
         self,
         job_id: str,
-        lakeformation_conn_id: str = LakeFormationHook.default_conn_name,
+        lakeformation_conn_id: str = DEFAULT_CONN_ID,
         project_id: str | None = None,
         instance_id: str | None = None,
         poll_interval: float = 30.0,
@@ -222,6 +225,8 @@ class LakeFormationJobTrigger(BaseTrigger):
         )
 
     def _hook(self) -> LakeFormationHook:
+        from airflow_provider_lakeformation.hooks.lakeformation import LakeFormationHook
+
         return LakeFormationHook(
             self.lakeformation_conn_id, project_id=self.project_id, instance_id=self.instance_id
         )
