@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from airflow.providers.common.compat.sdk import conf
 from pydantic import BaseModel
 
 from airflow_provider_lakeformation.exceptions import (
@@ -55,6 +56,11 @@ def push_xcoms(context: Context, **values: Any) -> None:
     for key, value in values.items():
         if value is not None:
             ti.xcom_push(key=key, value=value.value if isinstance(value, JobStatus) else value)
+
+
+def default_deferrable() -> bool:
+    """``[operators] default_deferrable``: the default of every ``deferrable`` argument here."""
+    return bool(conf.getboolean("operators", "default_deferrable", fallback=False))
 
 
 def collect_secrets(value: Any) -> list[str]:

@@ -14,7 +14,6 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, NoReturn
 
-from airflow.providers.common.compat.sdk import conf
 from pydantic import ValidationError
 
 from airflow_provider_lakeformation._compat import BaseOperator
@@ -39,6 +38,7 @@ from airflow_provider_lakeformation.operators._common import (
     LakeFormationOperatorMixin,
     WaitTimedOut,
     coerce_bool,
+    default_deferrable,
     mask_job_secrets,
     push_xcoms,
 )
@@ -76,10 +76,6 @@ _IF_EXISTS: tuple[str, ...] = ("fail", "reuse", "update")
 _NOT_RUNNING: frozenset[JobStatus] = frozenset(JobStatus) - IN_PROGRESS_STATUSES
 #: Extra time the scheduler grants a deferred task beyond ``timeout`` before failing it on its own.
 _DEFER_GRACE = 120.0
-
-
-def _default_deferrable() -> bool:
-    return bool(conf.getboolean("operators", "default_deferrable", fallback=False))
 
 
 def _require_job_id(job_id: Any) -> str:
@@ -433,7 +429,7 @@ class LakeFormationStartJobOperator(ResumableJobMixin, LakeFormationJobWaitMixin
         wait_for_completion: bool = True,
         poll_interval: float = 30.0,
         timeout: float | None = None,
-        deferrable: bool = _default_deferrable(),
+        deferrable: bool = default_deferrable(),
         fail_on_partial_success: bool = True,
         log_tail_lines: int = 50,
         cancel_on_kill: bool = True,

@@ -7,13 +7,17 @@ from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.common.compat.sdk import AirflowSensorTimeout, PokeReturnValue, conf
+from airflow.providers.common.compat.sdk import AirflowSensorTimeout, PokeReturnValue
 
 from airflow_provider_lakeformation._compat import BaseSensorOperator
 from airflow_provider_lakeformation.hooks import DEFAULT_CONN_ID
 from airflow_provider_lakeformation.links.lakeformation import LakeFormationJobLink
 from airflow_provider_lakeformation.models.status import JobStatus
-from airflow_provider_lakeformation.operators._common import LakeFormationJobWaitMixin, push_xcoms
+from airflow_provider_lakeformation.operators._common import (
+    LakeFormationJobWaitMixin,
+    default_deferrable,
+    push_xcoms,
+)
 from airflow_provider_lakeformation.triggers.lakeformation import (
     TRANSIENT_ERRORS,
     StatusTransitionLogger,
@@ -58,7 +62,7 @@ class LakeFormationJobSensor(LakeFormationJobWaitMixin, BaseSensorOperator):
         target_states: Iterable[JobStatus | str] | None = None,
         failure_states: Iterable[JobStatus | str] | None = None,
         fail_on_partial_success: bool = True,
-        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
+        deferrable: bool = default_deferrable(),
         log_tail_lines: int = 50,
         max_transient_errors: int = 10,
         lakeformation_conn_id: str = DEFAULT_CONN_ID,
