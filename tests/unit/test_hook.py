@@ -33,15 +33,12 @@ from airflow_provider_lakeformation.hooks.lakeformation import (
     LakeFormationHook,
 )
 from airflow_provider_lakeformation.models import CreateJobRequest, Job, JobType
+from tests.unit.hook_settings import AK, IAM_PASSWORD, SK, TOKEN, conn_settings
 
 ENDPOINT = "https://lf.test"
 JOBS = f"{ENDPOINT}/v1/proj1/instances/inst1/lf-jobs"
 IAM = "https://iam.test"
 IAM_URL = f"{IAM}/v3/auth/tokens"
-AK = "AKIDEXAMPLE0001"
-SK = "sk-very-secret-0001"
-TOKEN = "tok-very-secret-0001"
-IAM_PASSWORD = "iam-pw-very-secret-0001"
 SEC_TOKEN = "sts-very-secret-0001"
 DS_PASSWORD = "ds-Pa55word-zz"
 DS_SK = "aliyun-secret-key-ww"
@@ -63,24 +60,7 @@ def _fresh_token_caches() -> None:
 
 
 def settings(auth: str = "aksk", **extra: Any) -> ConnectionSettings:
-    login: str | None = AK
-    password: str | None = SK
-    ex: dict[str, Any] = {
-        "project_id": "proj1",
-        "instance_id": "inst1",
-        "max_retries": 3,
-        "retry_min_wait": 0.5,
-        "retry_max_wait": 4,
-        **extra,
-    }
-    if auth == "token":
-        login, password = None, TOKEN
-    elif auth == "iam":
-        login, password = "alice", IAM_PASSWORD
-        ex.update({"auth_type": "iam", "domain_name": "acct", "iam_endpoint": IAM})
-    return ConnectionSettings.from_fields(
-        conn_id="lf", host=ENDPOINT, login=login, password=password, extra=ex
-    )
+    return conn_settings(ENDPOINT, IAM, auth, **extra)
 
 
 def make_hook(auth: str = "aksk", **extra: Any) -> LakeFormationHook:

@@ -31,15 +31,11 @@ from airflow_provider_lakeformation.exceptions import (
 from airflow_provider_lakeformation.hooks import _retry
 from airflow_provider_lakeformation.hooks.lakeformation import (
     AsyncLakeFormationClient,
-    ConnectionSettings,
     JobStatus,
     LakeFormationHook,
 )
+from tests.unit.hook_settings import AK, IAM_PASSWORD, SK, TOKEN, conn_settings
 
-AK = "AKIDEXAMPLE0001"
-SK = "sk-very-secret-0001"
-TOKEN = "tok-very-secret-0001"
-IAM_PASSWORD = "iam-pw-very-secret-0001"
 SECRETS = (SK, TOKEN, IAM_PASSWORD)
 JOBS = "/v1/proj1/instances/inst1/lf-jobs"
 
@@ -137,24 +133,7 @@ def _fresh_token_caches() -> None:
 
 
 def make_hook(url: str, auth: str = "token", **extra: Any) -> LakeFormationHook:
-    login: str | None = None
-    password = TOKEN
-    ex: dict[str, Any] = {
-        "project_id": "proj1",
-        "instance_id": "inst1",
-        "max_retries": 3,
-        "retry_min_wait": 0.5,
-        "retry_max_wait": 4,
-        **extra,
-    }
-    if auth == "aksk":
-        login, password = AK, SK
-    elif auth == "iam":
-        login, password = "alice", IAM_PASSWORD
-        ex.update({"auth_type": "iam", "domain_name": "acct", "iam_endpoint": url})
-    return LakeFormationHook.from_settings(
-        ConnectionSettings.from_fields(conn_id="lf", host=url, login=login, password=password, extra=ex)
-    )
+    return LakeFormationHook.from_settings(conn_settings(url, url, auth, **extra))
 
 
 def job(job_id: str = "j1", status: Any = "RUNNING", **over: Any) -> dict[str, Any]:
