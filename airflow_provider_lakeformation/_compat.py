@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 try:  # Airflow 3
     from airflow.sdk.exceptions import AirflowException, AirflowNotFoundException
@@ -23,6 +23,28 @@ else:
         from airflow.sensors.base import BaseSensorOperator
         from airflow.utils.context import Context
 
+if TYPE_CHECKING:
+    from airflow.sdk import ResumableJobMixin
+else:
+    try:  # Airflow 3.3+ (the compat provider hands out a no-resume stand-in below 3.3)
+        from airflow.providers.common.compat.sdk import ResumableJobMixin
+    except ImportError:  # pragma: no cover - common-compat provider older than the mixin
+
+        class ResumableJobMixin:
+            """No task state store: every try starts (or attaches to) the job afresh."""
+
+            external_id_key = "remote_job_id"
+
+            def __init__(self, *, durable: bool = True, **kwargs: Any) -> None:
+                super().__init__(**kwargs)
+                self.durable = False
+
+            def execute_resumable(self, context: Any) -> Any:
+                external_id = self.submit_job(context)
+                self.poll_until_complete(external_id, context)
+                return self.get_job_result(external_id, context)
+
+
 __all__ = [
     "AirflowException",
     "AirflowNotFoundException",
@@ -31,4 +53,5 @@ __all__ = [
     "BaseOperatorLink",
     "BaseSensorOperator",
     "Context",
+    "ResumableJobMixin",
 ]

@@ -120,6 +120,18 @@ class LakeFormationConnectionError(LakeFormationError):
     """The service could not be reached (connection refused or dropped, timeout) after all retries."""
 
 
+class TransportError(LakeFormationConnectionError):
+    """One attempt failed below HTTP (internal to the hook; retried, and reported as
+    :class:`LakeFormationConnectionError` when retries give up). ``sent`` is False only when the
+    request certainly never left (connection refused, connect timeout): only then is re-sending a
+    non-idempotent call blindly safe."""
+
+    def __init__(self, reason: str, sent: bool = True) -> None:
+        self.reason = reason
+        self.sent = sent
+        super().__init__(reason)
+
+
 class LakeFormationJobFailedError(LakeFormationError):
     """A job run ended in a failure state (FAILED, STOPPED, or PARTIAL_SUCCESS counted as failure)."""
 

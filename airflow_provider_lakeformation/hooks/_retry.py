@@ -22,9 +22,9 @@ from airflow_provider_lakeformation.exceptions import (
     RETRYABLE_STATUS_CODES,
     LakeFormationApiError,
     LakeFormationConnectionError,
+    TransportError,
 )
 from airflow_provider_lakeformation.hooks._settings import RetrySettings
-from airflow_provider_lakeformation.hooks._wire import TransportError
 
 __all__ = [
     "BackoffWait",
@@ -32,6 +32,7 @@ __all__ = [
     "give_up",
     "is_ambiguous",
     "is_retryable",
+    "quick_policy",
     "retry_async",
     "retry_sync",
 ]
@@ -217,3 +218,13 @@ async def retry_async(
     await _asleep(wait)
     retrying = AsyncRetrying(sleep=_asleep, **kwargs)  # type: ignore[arg-type]
     return await retrying(fn)
+
+
+def quick_policy(policy: RetrySettings) -> RetrySettings:
+    """A short retry budget for interactive checks (test_connection)."""
+    return RetrySettings(
+        max_retries=min(1, policy.max_retries),
+        min_wait=min(policy.min_wait, 1.0),
+        max_wait=min(policy.max_wait, 2.0),
+        retry_after_cap=0.0,
+    )

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from airflow_provider_lakeformation.exceptions import LakeFormationSpecError
+from airflow_provider_lakeformation.models.arguments import FALSE_WORDS, TRUE_WORDS
 
 __all__ = [
     "DEFAULT_CONNECT_TIMEOUT",
@@ -37,8 +38,6 @@ CLOUD_DOMAIN = "myhuaweicloud.com"
 _REGION_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _ID_RE = re.compile(r"^[^\s/?#%]+$")
 _CLOUD_HOST_RE = re.compile(r"^lakeformation\.(?P<region>[a-z0-9-]+)\.myhuaweicloud\.com$")
-_FALSE_WORDS = frozenset({"false", "0", "no", "off", "f", "n"})
-_TRUE_WORDS = frozenset({"true", "1", "yes", "on", "t", "y"})
 
 
 def cloud_endpoint(region: str) -> str:
@@ -185,95 +184,20 @@ class ConnectionSettings(BaseModel):
         retry: RetrySettings | Mapping[str, Any] | None = None,
         timeout: float | tuple[float, float] | None = None,
     ) -> ConnectionSettings:
-        """Build from connection fields; hook overrides (``project_id``... ``timeout``) win over extras."""
+        """Build from connection fields; hook overrides (``project_id``... ``timeout``) win over extras.
+
+        Every problem is collected first and reported in one :class:`LakeFormationSpecError`.
+        """
         what = f"LakeFormation connection {conn_id!r}" if conn_id else "LakeFormation connection"
         ex = {str(k): _blank_to_none(v) for k, v in (extra or {}).items()}
         problems: list[str] = []
-
-        region_v = _text(region) or _text(ex.get("region"))
-        if region_v is not None:
-            region_v = region_v.lower()
-            if not _REGION_RE.match(region_v):
-                problems.append("region: must look like cn-north-4 (lower-case letters, digits and '-')")
-        endpoint = _endpoint(_text(host), port, ex, region_v, problems)
-        if region_v is None and endpoint:
-            match = _CLOUD_HOST_RE.match((urlsplit(endpoint).hostname or "").lower())
-            region_v = match["region"] if match else None
-
+        region_v, endpoint = _location(_text(host), port, ex, _text(region), problems)
         project = _required_id("project_id", _text(project_id) or _text(ex.get("project_id")), problems)
         instance = _required_id("instance_id", _text(instance_id) or _text(ex.get("instance_id")), problems)
-
-        login_v, password_v = _text(login), _raw_secret(password)
-        auth = _auth_type(_text(ex.get("auth_type")), login_v, password_v, problems)
-        creds: dict[str, Any] = {}
-        domain = _text(ex.get("domain_name"))
-        iam_endpoint = _text(ex.get("iam_endpoint"))
-        if auth is AuthType.AKSK:
-            if not login_v:
-                problems.append("login: the access key (AK) is required for auth_type aksk")
-            if not password_v:
-                problems.append("password: the secret key (SK) is required for auth_type aksk")
-            creds = {"access_key": login_v, "secret_key": password_v}
-        elif auth is AuthType.IAM:
-            if not login_v:
-                problems.append("login: the IAM user name is required for auth_type iam")
-            if not password_v:
-                problems.append("password: the IAM user's password is required for auth_type iam")
-            if not domain:
-                problems.append("domain_name: the account (domain) name is required for auth_type iam")
-            if iam_endpoint is None and region_v:
-                iam_endpoint = f"https://iam.{region_v}.{CLOUD_DOMAIN}"
-            if iam_endpoint is None:
-                problems.append("iam_endpoint: required for auth_type iam when no region is known")
-            else:
-                iam_endpoint = _url("iam_endpoint", iam_endpoint, problems)
-            creds = {"user_name": login_v, "password": password_v}
-        elif auth is AuthType.TOKEN:
-            if not password_v:
-                problems.append("password: the X-Auth-Token is required for auth_type token")
-            creds = {"token": password_v}
-
-        verify_raw = ex.get("verify")
-        ca_bundle = _text(ex.get("ca_bundle"))
-        verify: Any = True if verify_raw is None else verify_raw
-        if isinstance(verify_raw, str):
-            word = verify_raw.strip().lower()
-            if word not in _TRUE_WORDS | _FALSE_WORDS:  # requests-style verify="/path/ca.pem"
-                if ca_bundle and ca_bundle != verify_raw.strip():
-                    problems.append("verify: must be true or false when ca_bundle is set")
-                ca_bundle = ca_bundle or verify_raw.strip()
-                verify = True
-        if ca_bundle and not os.path.isfile(ca_bundle):
-            problems.append(f"ca_bundle: file not found: {ca_bundle}")
-
-        connect_t: Any = ex.get("connect_timeout", DEFAULT_CONNECT_TIMEOUT)
-        read_t: Any = ex.get("read_timeout", DEFAULT_READ_TIMEOUT)
-        if timeout is not None:
-            if isinstance(timeout, tuple):
-                connect_t, read_t = timeout
-            else:
-                connect_t = read_t = timeout
-        connect_t = DEFAULT_CONNECT_TIMEOUT if connect_t is None else connect_t
-        read_t = DEFAULT_READ_TIMEOUT if read_t is None else read_t
-
-        retry_v: Any = retry
-        if retry_v is None:
-            retry_v = {
-                key: value
-                for key, value in (
-                    ("max_retries", ex.get("max_retries")),
-                    ("min_wait", ex.get("retry_min_wait")),
-                    ("max_wait", ex.get("retry_max_wait")),
-                    ("retry_after_cap", ex.get("retry_after_cap")),
-                )
-                if value is not None
-            }
+        creds = _credentials(_text(login), _raw_secret(password), ex, region_v, problems)
+        tls = _tls(ex, problems)
         if problems:
             raise LakeFormationSpecError(what, problems)
-        assert auth is not None
-        assert endpoint is not None
-        assert project
-        assert instance
         try:
             return cls.model_validate(
                 {
@@ -282,21 +206,125 @@ class ConnectionSettings(BaseModel):
                     "region": region_v,
                     "project_id": project,
                     "instance_id": instance,
-                    "auth_type": auth,
                     **creds,
-                    "security_token": _raw_secret(ex.get("security_token")),
-                    "domain_name": domain,
-                    "project_name": _text(ex.get("project_name")),
-                    "iam_endpoint": iam_endpoint,
-                    "verify": verify,
-                    "ca_bundle": ca_bundle,
-                    "connect_timeout": connect_t,
-                    "read_timeout": read_t,
-                    "retry": retry_v,
+                    **tls,
+                    **_timeouts(ex, timeout),
+                    "retry": _retry_fields(ex) if retry is None else retry,
                 }
             )
         except ValidationError as exc:
             raise LakeFormationSpecError.from_validation_error(what, exc) from None
+
+
+# ------------------------------------------------------------------------- settings parts
+
+
+def _location(
+    host: str | None, port: int | str | None, ex: Mapping[str, Any], region: str | None, problems: list[str]
+) -> tuple[str | None, str | None]:
+    """``(region, endpoint)``: the region (argument or extra; else read from a cloud host name) and
+    the endpoint URL (``host``, or the region's cloud endpoint)."""
+    region_v = region or _text(ex.get("region"))
+    if region_v is not None:
+        region_v = region_v.lower()
+        if not _REGION_RE.match(region_v):
+            problems.append("region: must look like cn-north-4 (lower-case letters, digits and '-')")
+    endpoint = _endpoint(host, port, ex, region_v, problems)
+    if region_v is None and endpoint:
+        match = _CLOUD_HOST_RE.match((urlsplit(endpoint).hostname or "").lower())
+        region_v = match["region"] if match else None
+    return region_v, endpoint
+
+
+def _credentials(
+    login: str | None, password: str | None, ex: Mapping[str, Any], region: str | None, problems: list[str]
+) -> dict[str, Any]:
+    """The auth type and the credentials it needs (AK/SK, IAM user + password, or token)."""
+    auth = _auth_type(_text(ex.get("auth_type")), login, password, problems)
+    common: dict[str, Any] = {
+        "auth_type": auth,
+        "security_token": _raw_secret(ex.get("security_token")),
+        "domain_name": _text(ex.get("domain_name")),
+        "project_name": _text(ex.get("project_name")),
+        "iam_endpoint": _text(ex.get("iam_endpoint")),
+    }
+    if auth is AuthType.AKSK:
+        if not login:
+            problems.append("login: the access key (AK) is required for auth_type aksk")
+        if not password:
+            problems.append("password: the secret key (SK) is required for auth_type aksk")
+        return {**common, "access_key": login, "secret_key": password}
+    if auth is AuthType.IAM:
+        common["iam_endpoint"] = _iam_endpoint(login, password, common, region, problems)
+        return {**common, "user_name": login, "password": password}
+    if auth is AuthType.TOKEN:
+        if not password:
+            problems.append("password: the X-Auth-Token is required for auth_type token")
+        return {**common, "token": password}
+    return common
+
+
+def _iam_endpoint(
+    login: str | None,
+    password: str | None,
+    common: Mapping[str, Any],
+    region: str | None,
+    problems: list[str],
+) -> str | None:
+    """The checks of IAM auth; returns the IAM endpoint (given, or the region's)."""
+    if not login:
+        problems.append("login: the IAM user name is required for auth_type iam")
+    if not password:
+        problems.append("password: the IAM user's password is required for auth_type iam")
+    if not common["domain_name"]:
+        problems.append("domain_name: the account (domain) name is required for auth_type iam")
+    iam_endpoint: str | None = common["iam_endpoint"]
+    if iam_endpoint is None and region:
+        iam_endpoint = f"https://iam.{region}.{CLOUD_DOMAIN}"
+    if iam_endpoint is None:
+        problems.append("iam_endpoint: required for auth_type iam when no region is known")
+        return None
+    return _url("iam_endpoint", iam_endpoint, problems)
+
+
+def _tls(ex: Mapping[str, Any], problems: list[str]) -> dict[str, Any]:
+    """``verify`` and ``ca_bundle``; a requests-style ``verify="/path/ca.pem"`` becomes the bundle."""
+    verify_raw = ex.get("verify")
+    ca_bundle = _text(ex.get("ca_bundle"))
+    verify: Any = True if verify_raw is None else verify_raw
+    if isinstance(verify_raw, str):
+        word = verify_raw.strip().lower()
+        if word not in TRUE_WORDS | FALSE_WORDS:
+            if ca_bundle and ca_bundle != verify_raw.strip():
+                problems.append("verify: must be true or false when ca_bundle is set")
+            ca_bundle = ca_bundle or verify_raw.strip()
+            verify = True
+    if ca_bundle and not os.path.isfile(ca_bundle):
+        problems.append(f"ca_bundle: file not found: {ca_bundle}")
+    return {"verify": verify, "ca_bundle": ca_bundle}
+
+
+def _timeouts(ex: Mapping[str, Any], timeout: float | tuple[float, float] | None) -> dict[str, Any]:
+    """Connect and read timeouts: the hook's ``timeout`` (one number or a pair), else the extras."""
+    connect_t: Any = ex.get("connect_timeout", DEFAULT_CONNECT_TIMEOUT)
+    read_t: Any = ex.get("read_timeout", DEFAULT_READ_TIMEOUT)
+    if timeout is not None:
+        connect_t, read_t = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+    return {
+        "connect_timeout": DEFAULT_CONNECT_TIMEOUT if connect_t is None else connect_t,
+        "read_timeout": DEFAULT_READ_TIMEOUT if read_t is None else read_t,
+    }
+
+
+def _retry_fields(ex: Mapping[str, Any]) -> dict[str, Any]:
+    """The retry policy's fields given as connection extras."""
+    pairs = (
+        ("max_retries", ex.get("max_retries")),
+        ("min_wait", ex.get("retry_min_wait")),
+        ("max_wait", ex.get("retry_max_wait")),
+        ("retry_after_cap", ex.get("retry_after_cap")),
+    )
+    return {key: value for key, value in pairs if value is not None}
 
 
 # ---------------------------------------------------------------------------------- helpers

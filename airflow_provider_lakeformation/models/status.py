@@ -1,8 +1,20 @@
-"""Job status values and the status sets every component reads (the one place they are defined)."""
+"""Job status values, the status sets every component reads, and the status logic every waiter
+shares (the operators' wait, the sensor and the trigger): :func:`resolve_states` (which statuses end a
+wait), :func:`job_outcome` (what a status means), :class:`StatusTransitionLogger` (one log line per
+change) and :data:`TRANSIENT_ERRORS` (errors a waiter polls through)."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable, Iterable
 from enum import Enum
+from typing import Any, Literal, Protocol
+
+from airflow_provider_lakeformation.exceptions import (
+    LakeFormationConnectionError,
+    LakeFormationRetryableError,
+    LakeFormationSpecError,
+)
 
 
 class JobStatus(str, Enum):
@@ -68,3 +80,115 @@ def parse_status(value: object) -> JobStatus:
     except ValueError:
         known = ", ".join(s.value for s in JobStatus)
         raise ValueError(f"unknown job status {raw!r} (known: {known})") from None
+
+
+#: Errors worth polling through: the hook already retried them and the service may recover.
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (LakeFormationRetryableError, LakeFormationConnectionError)
+
+#: What a status means for a waiter: finished well, finished badly, or not yet (``None``).
+Outcome = Literal["success", "error"]
+
+
+class StatusLog(Protocol):
+    """The logger methods a waiter uses (a ``logging.Logger`` or a structlog logger)."""
+
+    def info(self, event: Any, *args: Any, **kw: Any) -> Any: ...
+
+    def warning(self, event: Any, *args: Any, **kw: Any) -> Any: ...
+
+
+def _state_set(values: Iterable[JobStatus | str], what: str) -> frozenset[JobStatus]:
+    try:
+        return frozenset(parse_status(v) for v in values)
+    except ValueError as err:
+        raise LakeFormationSpecError(what, [str(err)]) from None
+
+
+def resolve_states(
+    target_states: Iterable[JobStatus | str] | None = None,
+    failure_states: Iterable[JobStatus | str] | None = None,
+    *,
+    fail_on_partial_success: bool = True,
+) -> tuple[frozenset[JobStatus], frozenset[JobStatus]]:
+    """The (success, failure) status sets of a waiter.
+
+    :param target_states: statuses that mean success (default SUCCESS, plus PARTIAL_SUCCESS unless
+        ``fail_on_partial_success``).
+    :param failure_states: statuses that mean failure (default: the other terminal statuses).
+    :param fail_on_partial_success: where PARTIAL_SUCCESS goes when a set is defaulted.
+    :return: ``(success_states, failure_states)``, disjoint.
+    :raises LakeFormationSpecError: unknown names, overlapping sets or an empty success set.
+    """
+    partial_ok = not fail_on_partial_success
+    success = None if target_states is None else _state_set(target_states, "target_states")
+    failure = None if failure_states is None else _state_set(failure_states, "failure_states")
+    if success is not None and failure is not None:
+        if overlap := success & failure:
+            names = ", ".join(sorted(s.value for s in overlap))
+            raise LakeFormationSpecError("failure_states", [f"overlaps target_states ({names})"])
+    elif success is not None:  # a defaulted set never claims what the caller put in the other one
+        failure = failed_statuses(partial_success_ok=partial_ok) - success
+    elif failure is not None:
+        success = successful_statuses(partial_success_ok=partial_ok) - failure
+    else:
+        success = successful_statuses(partial_success_ok=partial_ok)
+        failure = failed_statuses(partial_success_ok=partial_ok)
+    if not success:
+        raise LakeFormationSpecError("target_states", ["must name at least one status"])
+    return success, failure
+
+
+def job_outcome(
+    status: JobStatus, success_states: frozenset[JobStatus], failure_states: frozenset[JobStatus]
+) -> Outcome | None:
+    """``"success"``, ``"error"`` or ``None`` (keep waiting) for ``status``."""
+    if status in success_states:
+        return "success"
+    if status in failure_states:
+        return "error"
+    return None
+
+
+class StatusTransitionLogger:
+    """Logs each status change of a job once, with the time spent in the previous status."""
+
+    __slots__ = ("_changed_at", "_clock", "_job_id", "_last", "_log", "_started_at")
+
+    def __init__(
+        self,
+        job_id: str,
+        log: StatusLog,
+        *,
+        initial: JobStatus | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._job_id = job_id
+        self._log = log
+        self._last = initial
+        self._clock = clock
+        self._started_at = self._changed_at = clock()
+
+    @property
+    def last(self) -> JobStatus | None:
+        """The last status observed (or the initial one)."""
+        return self._last
+
+    def observe(self, status: JobStatus) -> bool:
+        """Record ``status``; log and return True when it differs from the previous one."""
+        if status == self._last:
+            return False
+        now = self._clock()
+        if self._last is None:
+            self._log.info("LakeFormation job %s: %s", self._job_id, status.value)
+        else:
+            self._log.info(
+                "LakeFormation job %s: %s -> %s after %.1f s (%.1f s since waiting began)",
+                self._job_id,
+                self._last.value,
+                status.value,
+                now - self._changed_at,
+                now - self._started_at,
+            )
+        self._last = status
+        self._changed_at = now
+        return True

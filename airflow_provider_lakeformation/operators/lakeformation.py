@@ -9,14 +9,12 @@ are masked in logs and never returned, pushed or put into an exception.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Mapping, Sequence
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, NoReturn
 
-from pydantic import ValidationError
+from pydantic import BaseModel
 
-from airflow_provider_lakeformation._compat import BaseOperator
+from airflow_provider_lakeformation._compat import BaseOperator, ResumableJobMixin
 from airflow_provider_lakeformation.exceptions import (
     LakeFormationBadRequestError,
     LakeFormationError,
@@ -24,82 +22,82 @@ from airflow_provider_lakeformation.exceptions import (
     LakeFormationSpecError,
     LakeFormationTimeoutError,
 )
-from airflow_provider_lakeformation.hooks import DEFAULT_CONN_ID
 from airflow_provider_lakeformation.links.lakeformation import LakeFormationJobLink
+from airflow_provider_lakeformation.mixins import (
+    LakeFormationJobWaitMixin,
+    LakeFormationOperatorMixin,
+    LakeFormationPollMixin,
+    WaitTimedOut,
+    default_deferrable,
+    positive,
+    push_xcoms,
+)
+from airflow_provider_lakeformation.models.arguments import (
+    create_request,
+    job_id_arg,
+    spec_mapping,
+    start_args,
+)
 from airflow_provider_lakeformation.models.jobs import (
+    SECRET_FIELDS,
     CreateJobRequest,
     Job,
     StartMode,
     UpdateJobRequest,
+    WireModel,
 )
-from airflow_provider_lakeformation.models.status import IN_PROGRESS_STATUSES, JobStatus, parse_status
-from airflow_provider_lakeformation.operators._common import (
-    LakeFormationJobWaitMixin,
-    LakeFormationOperatorMixin,
-    WaitTimedOut,
-    coerce_bool,
-    default_deferrable,
-    mask_job_secrets,
-    push_xcoms,
+from airflow_provider_lakeformation.models.status import (
+    IN_PROGRESS_STATUSES,
+    JobStatus,
+    job_outcome,
+    parse_status,
+    resolve_states,
 )
-from airflow_provider_lakeformation.triggers.lakeformation import job_outcome, resolve_states
 
 if TYPE_CHECKING:
     import jinja2
-    from airflow.sdk import ResumableJobMixin
     from pydantic import JsonValue
 
     from airflow_provider_lakeformation._compat import Context
-else:
-    try:  # Airflow 3.3+ (the compat provider hands out a no-resume stand-in below 3.3)
-        from airflow.providers.common.compat.sdk import ResumableJobMixin
-    except ImportError:  # pragma: no cover - common-compat provider older than the mixin
-
-        class ResumableJobMixin:
-            """No task state store: every try starts (or attaches to) the job afresh."""
-
-            external_id_key = "remote_job_id"
-
-            def __init__(self, *, durable: bool = True, **kwargs: Any) -> None:
-                super().__init__(**kwargs)
-                self.durable = False
-
-            def execute_resumable(self, context: Any) -> Any:
-                external_id = self.submit_job(context)
-                self.poll_until_complete(external_id, context)
-                return self.get_job_result(external_id, context)
 
 
 IfExists = Literal["fail", "reuse", "update"]
 _IF_EXISTS: tuple[str, ...] = ("fail", "reuse", "update")
 #: Every status in which a job is not running (what "stopped" means when waiting for a stop).
 _NOT_RUNNING: frozenset[JobStatus] = frozenset(JobStatus) - IN_PROGRESS_STATUSES
-#: Extra time the scheduler grants a deferred task beyond ``timeout`` before failing it on its own.
-_DEFER_GRACE = 120.0
 
 
-def _require_job_id(job_id: Any) -> str:
-    if not isinstance(job_id, str) or not job_id.strip():
-        raise LakeFormationSpecError("job_id", ["job_id: must be a non-empty string"])
-    return job_id.strip()
-
-
-def _positive(value: float, what: str) -> float:
-    if value <= 0:
-        raise LakeFormationSpecError(what, [f"{what}: must be greater than 0"])
-    return float(value)
-
-
-def _spec_mapping(job: Any) -> dict[str, Any]:
-    """A rendered spec as a dict: a mapping, or a JSON object rendered from a template as text."""
-    if isinstance(job, str):
+def collect_secrets(value: Any) -> list[str]:
+    """Values of ``password`` / ``access_key`` / ``secret_key`` anywhere in a job spec (dict, JSON
+    string or model)."""
+    if isinstance(value, str):
         try:
-            job = json.loads(job)
+            value = json.loads(value)
         except ValueError:
-            raise LakeFormationSpecError("job spec", ["job: a string spec must be a JSON object"]) from None
-    if not isinstance(job, Mapping):
-        raise LakeFormationSpecError("job spec", ["job: must be a dict (or a JSON object string)"])
-    return dict(job)
+            return []
+    if isinstance(value, WireModel):
+        value = value.to_wire()
+    elif isinstance(value, BaseModel):
+        value = value.model_dump(mode="json")
+    found: list[str] = []
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if key in SECRET_FIELDS and isinstance(item, str) and item:
+                found.append(item)
+            else:
+                found.extend(collect_secrets(item))
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            found.extend(collect_secrets(item))
+    return found
+
+
+def mask_job_secrets(job: Any) -> None:
+    """Register the datasource secrets of a (rendered) job spec with Airflow's secrets masker."""
+    from airflow.providers.common.compat.sdk import mask_secret
+
+    for secret in collect_secrets(job):
+        mask_secret(secret)
 
 
 class _JobSpecTemplatingMixin:
@@ -139,9 +137,6 @@ class LakeFormationCreateJobOperator(_JobSpecTemplatingMixin, LakeFormationOpera
         *,
         job: dict[str, Any] | CreateJobRequest,
         if_exists: IfExists = "fail",
-        lakeformation_conn_id: str = DEFAULT_CONN_ID,
-        project_id: str | None = None,
-        instance_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -149,20 +144,10 @@ class LakeFormationCreateJobOperator(_JobSpecTemplatingMixin, LakeFormationOpera
             raise LakeFormationSpecError("if_exists", [f"if_exists: must be one of {', '.join(_IF_EXISTS)}"])
         self.job = job
         self.if_exists = if_exists
-        self.lakeformation_conn_id = lakeformation_conn_id
-        self.project_id = project_id
-        self.instance_id = instance_id
 
     def _request(self) -> CreateJobRequest:
-        if isinstance(self.job, CreateJobRequest):
-            return self.job
-        spec = _spec_mapping(self.job)
-        try:
-            return CreateJobRequest.model_validate(
-                spec, context={"default_instance_id": self.hook.settings.instance_id}
-            )
-        except ValidationError as err:
-            raise LakeFormationSpecError.from_validation_error("job spec", err) from None
+        spec = self.job if isinstance(self.job, CreateJobRequest) else spec_mapping(self.job)
+        return create_request(spec, self.hook.settings.instance_id)
 
     def execute(self, context: Context) -> str:
         mask_job_secrets(self.job)
@@ -225,28 +210,22 @@ class LakeFormationUpdateJobOperator(_JobSpecTemplatingMixin, LakeFormationOpera
         *,
         job_id: str,
         job: dict[str, Any] | UpdateJobRequest | CreateJobRequest,
-        lakeformation_conn_id: str = DEFAULT_CONN_ID,
-        project_id: str | None = None,
-        instance_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.job_id = job_id
         self.job = job
-        self.lakeformation_conn_id = lakeformation_conn_id
-        self.project_id = project_id
-        self.instance_id = instance_id
 
     def execute(self, context: Context) -> str:
         mask_job_secrets(self.job)
-        job_id = _require_job_id(self.job_id)
+        job_id = job_id_arg(self.job_id)
         # The hook validates the spec (and its type against the job's) before sending anything.
         if isinstance(self.job, CreateJobRequest):
             self.hook.update_job(job_id, UpdateJobRequest.from_create(self.job), job_type=self.job.type)
         elif isinstance(self.job, UpdateJobRequest):
             self.hook.update_job(job_id, self.job)
         else:
-            self.hook.update_job(job_id, _spec_mapping(self.job))
+            self.hook.update_job(job_id, spec_mapping(self.job))
         self.log.info("updated LakeFormation job %s", job_id)
         push_xcoms(context, job_id=job_id, console_url=self.console_url(job_id))
         return job_id
@@ -255,7 +234,7 @@ class LakeFormationUpdateJobOperator(_JobSpecTemplatingMixin, LakeFormationOpera
 # -------------------------------------------------------------------------------------- stop/delete
 
 
-class _StopMixin(LakeFormationJobWaitMixin):
+class _StopMixin(LakeFormationPollMixin):
     """Stop a run and (optionally) wait until it is no longer SUBMITTED/RUNNING."""
 
     def stop_run(self, job_id: str, *, wait: bool, timeout: float | None) -> JobStatus:
@@ -303,24 +282,17 @@ class LakeFormationStopJobOperator(_StopMixin, BaseOperator):
         poll_interval: float = 10.0,
         timeout: float | None = 600.0,
         max_transient_errors: int = 10,
-        lakeformation_conn_id: str = DEFAULT_CONN_ID,
-        project_id: str | None = None,
-        instance_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.job_id = job_id
         self.wait_for_stop = wait_for_stop
-        self.poll_interval = _positive(poll_interval, "poll_interval")
+        self.poll_interval = positive(poll_interval, "poll_interval")
         self.timeout = timeout
         self.max_transient_errors = max_transient_errors
-        self.log_tail_lines = 0
-        self.lakeformation_conn_id = lakeformation_conn_id
-        self.project_id = project_id
-        self.instance_id = instance_id
 
     def execute(self, context: Context) -> str:
-        job_id = _require_job_id(self.job_id)
+        job_id = job_id_arg(self.job_id)
         push_xcoms(context, job_id=job_id, console_url=self.console_url(job_id))
         status = self.stop_run(job_id, wait=self.wait_for_stop, timeout=self.timeout)
         push_xcoms(context, job_status=status)
@@ -348,25 +320,18 @@ class LakeFormationDeleteJobOperator(_StopMixin, BaseOperator):
         poll_interval: float = 10.0,
         stop_timeout: float = 600.0,
         max_transient_errors: int = 10,
-        lakeformation_conn_id: str = DEFAULT_CONN_ID,
-        project_id: str | None = None,
-        instance_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.job_id = job_id
         self.stop_if_running = stop_if_running
         self.ignore_missing = ignore_missing
-        self.poll_interval = _positive(poll_interval, "poll_interval")
-        self.stop_timeout = _positive(stop_timeout, "stop_timeout")
+        self.poll_interval = positive(poll_interval, "poll_interval")
+        self.stop_timeout = positive(stop_timeout, "stop_timeout")
         self.max_transient_errors = max_transient_errors
-        self.log_tail_lines = 0
-        self.lakeformation_conn_id = lakeformation_conn_id
-        self.project_id = project_id
-        self.instance_id = instance_id
 
     def execute(self, context: Context) -> str | None:
-        job_id = _require_job_id(self.job_id)
+        job_id = job_id_arg(self.job_id)
         try:
             status = self.hook.get_job_status(job_id)
             if status in IN_PROGRESS_STATUSES:
@@ -434,9 +399,6 @@ class LakeFormationStartJobOperator(ResumableJobMixin, LakeFormationJobWaitMixin
         log_tail_lines: int = 50,
         cancel_on_kill: bool = True,
         max_transient_errors: int = 10,
-        lakeformation_conn_id: str = DEFAULT_CONN_ID,
-        project_id: str | None = None,
-        instance_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -444,16 +406,13 @@ class LakeFormationStartJobOperator(ResumableJobMixin, LakeFormationJobWaitMixin
         self.mode = mode
         self.cascade = cascade
         self.wait_for_completion = wait_for_completion
-        self.poll_interval = _positive(poll_interval, "poll_interval")
-        self.timeout = None if timeout is None else _positive(timeout, "timeout")
+        self.poll_interval = positive(poll_interval, "poll_interval")
+        self.timeout = None if timeout is None else positive(timeout, "timeout")
         self.deferrable = deferrable
         self.fail_on_partial_success = fail_on_partial_success
         self.log_tail_lines = log_tail_lines
         self.cancel_on_kill = cancel_on_kill
         self.max_transient_errors = max_transient_errors
-        self.lakeformation_conn_id = lakeformation_conn_id
-        self.project_id = project_id
-        self.instance_id = instance_id
         self._success, self._failure = resolve_states(fail_on_partial_success=fail_on_partial_success)
         self._run: Job | None = None  # the run started or attached to by this try
         self._in_flight: str | None = None  # job to stop in on_kill
@@ -462,7 +421,7 @@ class LakeFormationStartJobOperator(ResumableJobMixin, LakeFormationJobWaitMixin
     # ------------------------------------------------------------------------------------ execute
 
     def execute(self, context: Context) -> str:
-        job_id = self.job_id = _require_job_id(self.job_id)
+        job_id = self.job_id = job_id_arg(self.job_id)
         self._start_args()  # invalid mode/cascade fail before any HTTP call
         push_xcoms(context, job_id=job_id, console_url=self.console_url(job_id))
         if not self.wait_for_completion:
@@ -476,16 +435,7 @@ class LakeFormationStartJobOperator(ResumableJobMixin, LakeFormationJobWaitMixin
         return str(result) if result is not None else job_id
 
     def _start_args(self) -> tuple[StartMode | None, bool | None]:
-        mode: StartMode | None = None
-        if isinstance(self.mode, StartMode):
-            mode = self.mode
-        elif self.mode is not None and str(self.mode).strip():
-            try:
-                mode = StartMode(str(self.mode).strip().upper())
-            except ValueError:
-                allowed = ", ".join(m.value for m in StartMode)
-                raise LakeFormationSpecError("mode", [f"mode: must be one of {allowed}"]) from None
-        return mode, coerce_bool(self.cascade, "cascade")
+        return start_args(self.mode, self.cascade)
 
     def _start_or_attach(self) -> Job:
         """Start the job, or attach to its run if one is already SUBMITTED/RUNNING."""
@@ -530,18 +480,13 @@ class LakeFormationStartJobOperator(ResumableJobMixin, LakeFormationJobWaitMixin
         return job
 
     def _defer(self, job_id: str) -> NoReturn:
-        """Hand the wait to :class:`LakeFormationJobTrigger` (whose ``on_kill`` stops the run)."""
-        end_time = None if self.timeout is None else time.time() + self.timeout
+        """Hand the wait to the trigger (whose ``on_kill`` stops the run)."""
         self._in_flight = None  # from here the trigger owns the run
-        self.defer(
-            trigger=self.trigger(
-                job_id,
-                end_time=end_time,
-                fail_on_partial_success=self.fail_on_partial_success,
-                cancel_on_kill=self.cancel_on_kill,
-            ),
-            method_name="execute_complete",
-            timeout=None if self.timeout is None else timedelta(seconds=self.timeout + _DEFER_GRACE),
+        self.defer_wait(
+            job_id,
+            timeout=self.timeout,
+            fail_on_partial_success=self.fail_on_partial_success,
+            cancel_on_kill=self.cancel_on_kill,
         )
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str:

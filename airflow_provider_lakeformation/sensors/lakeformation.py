@@ -2,34 +2,19 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Sequence
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from airflow.providers.common.compat.sdk import AirflowSensorTimeout, PokeReturnValue
 
 from airflow_provider_lakeformation._compat import BaseSensorOperator
-from airflow_provider_lakeformation.hooks import DEFAULT_CONN_ID
 from airflow_provider_lakeformation.links.lakeformation import LakeFormationJobLink
-from airflow_provider_lakeformation.models.status import JobStatus
-from airflow_provider_lakeformation.operators._common import (
-    LakeFormationJobWaitMixin,
-    default_deferrable,
-    push_xcoms,
-)
-from airflow_provider_lakeformation.triggers.lakeformation import (
-    TRANSIENT_ERRORS,
-    StatusTransitionLogger,
-    job_outcome,
-    resolve_states,
-)
+from airflow_provider_lakeformation.mixins import LakeFormationJobWaitMixin, default_deferrable, push_xcoms
+from airflow_provider_lakeformation.models.status import JobStatus, resolve_states
+from airflow_provider_lakeformation.waiter import JobPoll, poll_once
 
 if TYPE_CHECKING:
     from airflow_provider_lakeformation._compat import Context
-
-#: Extra time the scheduler grants a deferred sensor beyond ``timeout`` before failing it on its own.
-_DEFER_GRACE = 120.0
 
 
 class LakeFormationJobSensor(LakeFormationJobWaitMixin, BaseSensorOperator):
@@ -65,9 +50,6 @@ class LakeFormationJobSensor(LakeFormationJobWaitMixin, BaseSensorOperator):
         deferrable: bool = default_deferrable(),
         log_tail_lines: int = 50,
         max_transient_errors: int = 10,
-        lakeformation_conn_id: str = DEFAULT_CONN_ID,
-        project_id: str | None = None,
-        instance_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -79,12 +61,8 @@ class LakeFormationJobSensor(LakeFormationJobWaitMixin, BaseSensorOperator):
         self.deferrable = deferrable
         self.log_tail_lines = log_tail_lines
         self.max_transient_errors = max_transient_errors
-        self.lakeformation_conn_id = lakeformation_conn_id
-        self.project_id = project_id
-        self.instance_id = instance_id
         self.poll_interval = float(self.poke_interval)  # the trigger polls as often as the sensor pokes
-        self._tracker: StatusTransitionLogger | None = None
-        self._transient = 0
+        self._poll: JobPoll | None = None
 
     def execute(self, context: Context) -> Any:
         push_xcoms(context, console_url=self.console_url(self.job_id))
@@ -93,45 +71,30 @@ class LakeFormationJobSensor(LakeFormationJobWaitMixin, BaseSensorOperator):
         result = self.poke(context)
         if result:
             return result.xcom_value if isinstance(result, PokeReturnValue) else None
-        self.defer(
-            trigger=self.trigger(
-                self.job_id,
-                end_time=time.time() + float(self.timeout),
-                fail_on_partial_success=self.fail_on_partial_success,
-                cancel_on_kill=False,
-                target_states=self.target_states,
-                failure_states=self.failure_states,
-            ),
-            method_name="execute_complete",
-            timeout=timedelta(seconds=float(self.timeout) + _DEFER_GRACE),
+        self.defer_wait(
+            self.job_id,
+            timeout=float(self.timeout),
+            fail_on_partial_success=self.fail_on_partial_success,
+            cancel_on_kill=False,
+            target_states=self.target_states,
+            failure_states=self.failure_states,
         )
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
-        job_id = self.job_id
-        if self._tracker is None:
-            self._tracker = StatusTransitionLogger(job_id, self.log)
-        try:
-            status = self.hook.get_job_status(job_id)
-        except TRANSIENT_ERRORS as err:
-            self._transient += 1
-            if self._transient > self.max_transient_errors:
-                raise
-            self.log.warning(
-                "LakeFormation job %s: transient error %d/%d, will poke again: %s",
-                job_id,
-                self._transient,
-                self.max_transient_errors,
-                err,
+        """Read the status once (through the shared poll step): ``False`` while undecided or after a
+        tolerated transient error; the final status when it is in ``target_states``; fail with the
+        log tail when it is in ``failure_states``."""
+        if self._poll is None:
+            self._poll = JobPoll(
+                self.job_id, self.log, self.target_states, self.failure_states, self.max_transient_errors
             )
-            return False
-        self._transient = 0
-        self._tracker.observe(status)
-        outcome = job_outcome(status, self.target_states, self.failure_states)
-        if outcome is None:
+        outcome = poll_once(self._poll, lambda: self.hook.get_job_status(self.job_id))
+        status = self._poll.last
+        if outcome is None or status is None:
             return False
         push_xcoms(context, job_status=status)
         if outcome == "error":
-            self.fail_job(job_id, status)
+            self.fail_job(self.job_id, status)
         return PokeReturnValue(is_done=True, xcom_value=status.value)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str | None:

@@ -1,4 +1,4 @@
-"""Trigger that waits for a LakeFormation job run on the triggerer, plus the status logic it shares.
+"""Trigger that waits for a LakeFormation job run on the triggerer.
 
 :class:`LakeFormationJobTrigger` polls one job over one aiohttp session until the run is decided,
 then yields exactly one event::
@@ -7,12 +7,10 @@ then yields exactly one event::
 
 It is cheap per poll (no connection lookup, no new session, no log line unless the status changes),
 absorbs transient errors (5xx, 429, dropped connections that outlast the hook's own retries) up to
-``max_transient_errors`` consecutive polls, and stops the job in :meth:`~LakeFormationJobTrigger.on_kill`
-(a user marked the deferred task failed/success or cleared it) when ``cancel_on_kill`` is set.
-
-:func:`resolve_states`, :func:`job_outcome` and :class:`StatusTransitionLogger` are the one place that
-decides "done / failed / keep waiting" and logs status changes, for the trigger, the operators' sync
-wait loop and the sensor alike.
+``max_transient_errors`` consecutive polls (the shared loop
+:func:`~airflow_provider_lakeformation.waiter.async_wait`), and stops the job in
+:meth:`~LakeFormationJobTrigger.on_kill` (a user marked the deferred task failed/success or cleared
+it) when ``cancel_on_kill`` is set.
 """
 
 from __future__ import annotations
@@ -20,139 +18,29 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import AsyncIterator, Callable, Iterable
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from collections.abc import AsyncIterator, Iterable
+from typing import TYPE_CHECKING, Any, Literal
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_provider_lakeformation.exceptions import (
-    LakeFormationBadRequestError,
-    LakeFormationConnectionError,
-    LakeFormationError,
-    LakeFormationRetryableError,
-    LakeFormationSpecError,
-)
+from airflow_provider_lakeformation.exceptions import LakeFormationBadRequestError, LakeFormationError
 from airflow_provider_lakeformation.hooks import DEFAULT_CONN_ID
 from airflow_provider_lakeformation.models.status import (
     IN_PROGRESS_STATUSES,
+    TRANSIENT_ERRORS,
     JobStatus,
-    failed_statuses,
-    parse_status,
-    successful_statuses,
+    resolve_states,
 )
-
-#: Errors worth polling through: the hook already retried them and the service may recover.
-TRANSIENT_ERRORS: tuple[type[Exception], ...] = (LakeFormationRetryableError, LakeFormationConnectionError)
+from airflow_provider_lakeformation.waiter import JobPoll, async_wait
 
 #: Event ``status`` values.
 EventStatus = Literal["success", "error", "timeout"]
-#: What a status means for a waiter: finished well, finished badly, or not yet (``None``).
-Outcome = Literal["success", "error"]
 
 #: Upper bound for :meth:`LakeFormationJobTrigger.on_kill` (Airflow allows 30 s by default).
 ON_KILL_TIMEOUT = 25.0
 
 if TYPE_CHECKING:
     from airflow_provider_lakeformation.hooks.lakeformation import LakeFormationHook
-
-
-class _Log(Protocol):
-    def info(self, event: Any, *args: Any, **kw: Any) -> Any: ...
-
-    def warning(self, event: Any, *args: Any, **kw: Any) -> Any: ...
-
-
-def _state_set(values: Iterable[JobStatus | str], what: str) -> frozenset[JobStatus]:
-    try:
-        return frozenset(parse_status(v) for v in values)
-    except ValueError as err:
-        raise LakeFormationSpecError(what, [str(err)]) from None
-
-
-def resolve_states(
-    target_states: Iterable[JobStatus | str] | None = None,
-    failure_states: Iterable[JobStatus | str] | None = None,
-    *,
-    fail_on_partial_success: bool = True,
-) -> tuple[frozenset[JobStatus], frozenset[JobStatus]]:
-    """The (success, failure) status sets of a waiter.
-
-    Defaults come from :mod:`models.status`: SUCCESS (plus PARTIAL_SUCCESS unless
-    ``fail_on_partial_success``) and the complementary failed terminal states. Raises
-    :class:`LakeFormationSpecError` for unknown names or overlapping sets.
-    """
-    partial_ok = not fail_on_partial_success
-    success = None if target_states is None else _state_set(target_states, "target_states")
-    failure = None if failure_states is None else _state_set(failure_states, "failure_states")
-    if success is not None and failure is not None:
-        if overlap := success & failure:
-            names = ", ".join(sorted(s.value for s in overlap))
-            raise LakeFormationSpecError("failure_states", [f"overlaps target_states ({names})"])
-    elif success is not None:  # a defaulted set never claims what the caller put in the other one
-        failure = failed_statuses(partial_success_ok=partial_ok) - success
-    elif failure is not None:
-        success = successful_statuses(partial_success_ok=partial_ok) - failure
-    else:
-        success = successful_statuses(partial_success_ok=partial_ok)
-        failure = failed_statuses(partial_success_ok=partial_ok)
-    if not success:
-        raise LakeFormationSpecError("target_states", ["must name at least one status"])
-    return success, failure
-
-
-def job_outcome(
-    status: JobStatus, success_states: frozenset[JobStatus], failure_states: frozenset[JobStatus]
-) -> Outcome | None:
-    """``"success"``, ``"error"`` or ``None`` (keep waiting) for ``status``."""
-    if status in success_states:
-        return "success"
-    if status in failure_states:
-        return "error"
-    return None
-
-
-class StatusTransitionLogger:
-    """Logs each status change of a job once, with the time spent in the previous status."""
-
-    __slots__ = ("_changed_at", "_clock", "_job_id", "_last", "_log", "_started_at")
-
-    def __init__(
-        self,
-        job_id: str,
-        log: _Log,
-        *,
-        initial: JobStatus | None = None,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._job_id = job_id
-        self._log = log
-        self._last = initial
-        self._clock = clock
-        self._started_at = self._changed_at = clock()
-
-    @property
-    def last(self) -> JobStatus | None:
-        return self._last
-
-    def observe(self, status: JobStatus) -> bool:
-        """Record ``status``; log and return True when it differs from the previous one."""
-        if status == self._last:
-            return False
-        now = self._clock()
-        if self._last is None:
-            self._log.info("LakeFormation job %s: %s", self._job_id, status.value)
-        else:
-            self._log.info(
-                "LakeFormation job %s: %s -> %s after %.1f s (%.1f s since waiting began)",
-                self._job_id,
-                self._last.value,
-                status.value,
-                now - self._changed_at,
-                now - self._started_at,
-            )
-        self._last = status
-        self._changed_at = now
-        return True
 
 
 class LakeFormationJobTrigger(BaseTrigger):
@@ -244,59 +132,41 @@ class LakeFormationJobTrigger(BaseTrigger):
         event = await self._watch()
         yield TriggerEvent(event)  # type: ignore[no-untyped-call]
 
+    def _delay(self) -> float:
+        # +-10 % jitter: a fleet restarted together does not keep polling in lockstep
+        return self.poll_interval * (0.9 + 0.2 * random.random())
+
+    def _remaining(self) -> float | None:
+        return None if self.end_time is None else self.end_time - time.time()
+
     async def _watch(self) -> dict[str, Any]:
         job_id = self.job_id
-        tracker = StatusTransitionLogger(job_id, self.log)
-        last: JobStatus | None = None
-        transient = 0
+        poll = JobPoll(job_id, self.log, self._success, self._failure, self.max_transient_errors)
         try:
             async with self._hook().async_client() as api:
-                while True:
-                    try:
-                        status = await api.get_job_status(job_id)
-                    except TRANSIENT_ERRORS as err:
-                        transient += 1
-                        if transient > self.max_transient_errors:
-                            return self._event(
-                                "error",
-                                last,
-                                f"LakeFormation job {job_id}: gave up after {transient} consecutive "
-                                f"transient errors while polling; last error: {err}",
-                            )
-                        self.log.warning(
-                            "LakeFormation job %s: transient error %d/%d while polling, will retry: %s",
-                            job_id,
-                            transient,
-                            self.max_transient_errors,
-                            err,
-                        )
-                    else:
-                        transient = 0
-                        last = status
-                        tracker.observe(status)
-                        outcome = job_outcome(status, self._success, self._failure)
-                        if outcome is not None:
-                            verb = "succeeded" if outcome == "success" else "failed"
-                            return self._event(
-                                outcome, status, f"LakeFormation job {job_id} {verb}: {status}"
-                            )
-                    # +-10 % jitter: a fleet restarted together does not keep polling in lockstep
-                    delay = self.poll_interval * (0.9 + 0.2 * random.random())
-                    if self.end_time is not None:
-                        remaining = self.end_time - time.time()
-                        if remaining <= 0:
-                            shown = last.value if last is not None else "unknown"
-                            return self._event(
-                                "timeout",
-                                last,
-                                f"LakeFormation job {job_id} still {shown} at the end of the wait",
-                            )
-                        delay = min(delay, remaining)
-                    await asyncio.sleep(delay)
+                outcome = await async_wait(
+                    poll, lambda: api.get_job_status(job_id), delay=self._delay, remaining=self._remaining
+                )
+        except TRANSIENT_ERRORS as err:
+            if not poll.gave_up:
+                return self._event("error", poll.last, f"LakeFormation job {job_id}: {err}")
+            return self._event(
+                "error",
+                poll.last,
+                f"LakeFormation job {job_id}: gave up after {poll.transient} consecutive "
+                f"transient errors while polling; last error: {err}",
+            )
         except LakeFormationError as err:
-            return self._event("error", last, f"LakeFormation job {job_id}: {err}")
+            return self._event("error", poll.last, f"LakeFormation job {job_id}: {err}")
         except Exception as err:  # anything unexpected becomes an event, never a hung task
-            return self._event("error", last, f"LakeFormation job {job_id}: {type(err).__name__}: {err}")
+            return self._event("error", poll.last, f"LakeFormation job {job_id}: {type(err).__name__}: {err}")
+        if outcome is None:
+            shown = poll.last.value if poll.last is not None else "unknown"
+            return self._event(
+                "timeout", poll.last, f"LakeFormation job {job_id} still {shown} at the end of the wait"
+            )
+        verb = "succeeded" if outcome == "success" else "failed"
+        return self._event(outcome, poll.last, f"LakeFormation job {job_id} {verb}: {poll.last}")
 
     async def on_kill(self) -> None:
         """A user killed the deferred task: stop the job if it is still SUBMITTED/RUNNING.

@@ -43,7 +43,7 @@ SEC_TOKEN = "sts-very-secret-0001"
 DS_PASSWORD = "ds-Pa55word-zz"
 DS_SK = "aliyun-secret-key-ww"
 SECRETS = (SK, TOKEN, IAM_PASSWORD, SEC_TOKEN, DS_PASSWORD, DS_SK)
-LOGGER = "airflow_provider_lakeformation.hooks.lakeformation"
+LOGGER = "airflow_provider_lakeformation.hooks.base"  # the transport (retries) logs here
 
 
 @pytest.fixture(autouse=True)
@@ -974,7 +974,8 @@ def test_hook_identity_and_reexports() -> None:
     assert LakeFormationHook.default_conn_name == "lakeformation_default"
     assert LakeFormationHook.conn_type == "lakeformation"
     assert LakeFormationHook.hook_name == "Huawei Cloud LakeFormation"
-    assert hooks.LakeFormationHook is LakeFormationHook
+    assert LakeFormationHook.default_conn_name == hooks.DEFAULT_CONN_ID
+    assert not hasattr(hooks, "LakeFormationHook")  # one public path: hooks.lakeformation
     for name in (
         "JobStatus",
         "TERMINAL_STATUSES",
@@ -983,6 +984,7 @@ def test_hook_identity_and_reexports() -> None:
         "FAILED_STATUSES",
     ):
         assert getattr(lakeformation, name) is getattr(status, name)
-        assert getattr(hooks, name) is getattr(status, name)
+        assert name in lakeformation.__all__
+        assert not hasattr(hooks, name)
     assert "lf" in repr(make_hook("token"))
     assert SK not in repr(make_hook("aksk").settings)

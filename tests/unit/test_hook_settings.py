@@ -10,7 +10,7 @@ import pytest
 import requests_mock
 
 from airflow_provider_lakeformation.exceptions import LakeFormationSpecError
-from airflow_provider_lakeformation.hooks import (
+from airflow_provider_lakeformation.hooks.lakeformation import (
     AuthType,
     ConnectionSettings,
     LakeFormationHook,

@@ -1,16 +1,16 @@
-"""What the operators and the sensor share: the hook, the sync wait loop, failing with the job log's
-tail, XComs, resuming from a trigger event and masking secrets of a rendered job spec."""
+"""What the operators and the sensor share: the connection arguments and the hook, the sync wait
+(through :func:`~airflow_provider_lakeformation.waiter.wait`), deferring to the trigger, judging its
+event, failing with the job log's tail, and XComs."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping
+from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from airflow.providers.common.compat.sdk import conf
-from pydantic import BaseModel
 
 from airflow_provider_lakeformation.exceptions import (
     LakeFormationError,
@@ -18,15 +18,11 @@ from airflow_provider_lakeformation.exceptions import (
     LakeFormationSpecError,
     LakeFormationTimeoutError,
 )
+from airflow_provider_lakeformation.hooks import DEFAULT_CONN_ID
 from airflow_provider_lakeformation.links.lakeformation import CONSOLE_URL_XCOM_KEY
-from airflow_provider_lakeformation.models.jobs import SECRET_FIELDS, WireModel
 from airflow_provider_lakeformation.models.status import JobStatus, parse_status
-from airflow_provider_lakeformation.triggers.lakeformation import (
-    TRANSIENT_ERRORS,
-    LakeFormationJobTrigger,
-    StatusTransitionLogger,
-    job_outcome,
-)
+from airflow_provider_lakeformation.triggers.lakeformation import LakeFormationJobTrigger
+from airflow_provider_lakeformation.waiter import JobPoll, wait
 
 if TYPE_CHECKING:
     from airflow.sdk.types import Logger
@@ -38,10 +34,12 @@ if TYPE_CHECKING:
 XCOM_JOB_ID = "job_id"
 XCOM_JOB_STATUS = "job_status"
 XCOM_CONSOLE_URL = CONSOLE_URL_XCOM_KEY
+#: Extra time the scheduler grants a deferred task beyond its wait before failing it on its own.
+DEFER_GRACE = 120.0
 
 
 class WaitTimedOut(LakeFormationTimeoutError):
-    """The sync wait loop ran out of time; ``last_status`` is the last status read (if any)."""
+    """The sync wait ran out of time; ``last_status`` is the last status read (if any)."""
 
     def __init__(self, message: str, *, job_id: str, last_status: JobStatus | None, waited: float) -> None:
         self.job_id = job_id
@@ -63,65 +61,40 @@ def default_deferrable() -> bool:
     return bool(conf.getboolean("operators", "default_deferrable", fallback=False))
 
 
-def collect_secrets(value: Any) -> list[str]:
-    """Values of ``password`` / ``access_key`` / ``secret_key`` anywhere in a job spec (dict, JSON
-    string or model)."""
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            return []
-    if isinstance(value, WireModel):
-        value = value.to_wire()
-    elif isinstance(value, BaseModel):
-        value = value.model_dump(mode="json")
-    found: list[str] = []
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            if key in SECRET_FIELDS and isinstance(item, str) and item:
-                found.append(item)
-            else:
-                found.extend(collect_secrets(item))
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            found.extend(collect_secrets(item))
-    return found
-
-
-def mask_job_secrets(job: Any) -> None:
-    """Register the datasource secrets of a (rendered) job spec with Airflow's secrets masker."""
-    from airflow.providers.common.compat.sdk import mask_secret
-
-    for secret in collect_secrets(job):
-        mask_secret(secret)
-
-
-def coerce_bool(value: Any, what: str) -> bool | None:
-    """A bool argument that may have been rendered from a template ("true"/"False"/"")."""
-    if value is None or isinstance(value, bool):
-        return value
-    if isinstance(value, str):
-        text = value.strip().lower()
-        if text in ("", "none"):
-            return None
-        if text in ("true", "1", "yes"):
-            return True
-        if text in ("false", "0", "no"):
-            return False
-    raise LakeFormationSpecError(what, [f"{what}: must be true or false"])
+def positive(value: float, what: str) -> float:
+    """``value`` as a float, or :class:`LakeFormationSpecError` unless it is greater than 0."""
+    if value <= 0:
+        raise LakeFormationSpecError(what, [f"{what}: must be greater than 0"])
+    return float(value)
 
 
 class LakeFormationOperatorMixin:
-    """The connection arguments and the hook of every LakeFormation operator and sensor."""
+    """The connection arguments and the hook of every LakeFormation operator and sensor.
 
-    lakeformation_conn_id: str
-    project_id: str | None
-    instance_id: str | None
+    :param lakeformation_conn_id: Airflow connection of type ``lakeformation``.
+    :param project_id: overrides the connection's project.
+    :param instance_id: overrides the connection's instance.
+    """
+
     if TYPE_CHECKING:
         log: Logger
 
+    def __init__(
+        self,
+        *,
+        lakeformation_conn_id: str = DEFAULT_CONN_ID,
+        project_id: str | None = None,
+        instance_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.lakeformation_conn_id = lakeformation_conn_id
+        self.project_id = project_id
+        self.instance_id = instance_id
+
     @cached_property
     def hook(self) -> LakeFormationHook:
+        """The task's hook (created on first use)."""
         from airflow_provider_lakeformation.hooks.lakeformation import LakeFormationHook
 
         return LakeFormationHook(
@@ -137,14 +110,55 @@ class LakeFormationOperatorMixin:
             return None
 
 
-class LakeFormationJobWaitMixin(LakeFormationOperatorMixin):
-    """Waiting for a run and judging it: used by the start operator and the sensor."""
+class LakeFormationPollMixin(LakeFormationOperatorMixin):
+    """Polling a job's status on the worker until it reaches a set (stop, delete, start, sensor)."""
 
-    log_tail_lines: int
     max_transient_errors: int
     poll_interval: float
 
-    # ---------------------------------------------------------------------------------------- fail
+    def wait_for_job(
+        self,
+        job_id: str,
+        *,
+        success_states: frozenset[JobStatus],
+        failure_states: frozenset[JobStatus],
+        timeout: float | None,
+        initial: JobStatus | None = None,
+    ) -> JobStatus:
+        """Poll every ``poll_interval`` until the status is in one of the sets; return it.
+
+        ``initial`` is a status the caller has just read (the first poll then waits one interval).
+        Transient errors (after the hook's own retries) are tolerated up to ``max_transient_errors``
+        in a row. Raises :class:`WaitTimedOut` after ``timeout`` seconds (``None``: no limit).
+        """
+        poll = JobPoll(
+            job_id, self.log, success_states, failure_states, self.max_transient_errors, initial=initial
+        )
+        started = time.monotonic()
+        deadline = None if timeout is None else started + timeout
+        outcome = wait(
+            poll,
+            lambda: self.hook.get_job_status(job_id),
+            delay=lambda: self.poll_interval,
+            remaining=lambda: None if deadline is None else deadline - time.monotonic(),
+            read_first=initial is None,
+        )
+        if outcome is not None and poll.last is not None:
+            return poll.last
+        waited = time.monotonic() - started
+        shown = poll.last.value if poll.last is not None else "unknown"
+        raise WaitTimedOut(
+            f"LakeFormation job {job_id} is still {shown} after {waited:.1f} s (timeout {timeout} s)",
+            job_id=job_id,
+            last_status=poll.last,
+            waited=waited,
+        )
+
+
+class LakeFormationJobWaitMixin(LakeFormationPollMixin):
+    """Waiting for a run (here or deferred) and judging it: the start operator and the sensor."""
+
+    log_tail_lines: int
 
     def log_tail(self, job_id: str) -> str | None:
         """Print the last ``log_tail_lines`` lines of the job log in the task log and return them."""
@@ -176,86 +190,37 @@ class LakeFormationJobWaitMixin(LakeFormationOperatorMixin):
             message += "; see " + " and ".join(hints)
         raise LakeFormationJobFailedError(message, job_id=job_id, status=shown, log_tail=tail)
 
-    # ---------------------------------------------------------------------------------------- wait
-
-    def wait_for_job(
+    def defer_wait(
         self,
         job_id: str,
         *,
-        success_states: frozenset[JobStatus],
-        failure_states: frozenset[JobStatus],
         timeout: float | None,
-        initial: JobStatus | None = None,
-    ) -> JobStatus:
-        """Poll every ``poll_interval`` until the status is in one of the sets; return it.
-
-        ``initial`` is a status the caller has just read (the first poll then waits one interval).
-        Transient errors (after the hook's own retries) are tolerated up to ``max_transient_errors``
-        in a row. Raises :class:`WaitTimedOut` after ``timeout`` seconds (``None``: no limit).
-        """
-        tracker = StatusTransitionLogger(job_id, self.log, initial=initial)
-        started = time.monotonic()
-        deadline = None if timeout is None else started + timeout
-        transient = 0
-        if initial is not None:  # just read: the first poll is one interval away
-            time.sleep(self.poll_interval if deadline is None else min(self.poll_interval, timeout or 0.0))
-        while True:
-            try:
-                status = self.hook.get_job_status(job_id)
-            except TRANSIENT_ERRORS as err:
-                transient += 1
-                if transient > self.max_transient_errors:
-                    raise
-                self.log.warning(
-                    "LakeFormation job %s: transient error %d/%d while polling, will retry: %s",
-                    job_id,
-                    transient,
-                    self.max_transient_errors,
-                    err,
-                )
-            else:
-                transient = 0
-                tracker.observe(status)
-                if job_outcome(status, success_states, failure_states) is not None:
-                    return status
-            now = time.monotonic()
-            if deadline is not None and now >= deadline:
-                last = tracker.last
-                shown = last.value if last is not None else "unknown"
-                raise WaitTimedOut(
-                    f"LakeFormation job {job_id} is still {shown} after {now - started:.1f} s "
-                    f"(timeout {timeout} s)",
-                    job_id=job_id,
-                    last_status=last,
-                    waited=now - started,
-                )
-            delay = self.poll_interval if deadline is None else min(self.poll_interval, deadline - now)
-            time.sleep(max(delay, 0.0))
-
-    def trigger(
-        self,
-        job_id: str,
-        *,
-        end_time: float | None,
         fail_on_partial_success: bool = True,
         cancel_on_kill: bool = True,
         target_states: frozenset[JobStatus] | None = None,
         failure_states: frozenset[JobStatus] | None = None,
-    ) -> LakeFormationJobTrigger:
-        """The trigger that waits for ``job_id`` with this task's connection and polling settings."""
-        return LakeFormationJobTrigger(
+    ) -> NoReturn:
+        """Defer to :class:`LakeFormationJobTrigger` for up to ``timeout`` seconds (``None``: no
+        limit); the task resumes in ``execute_complete``."""
+        trigger = LakeFormationJobTrigger(
             job_id=job_id,
             lakeformation_conn_id=self.lakeformation_conn_id,
             project_id=self.project_id,
             instance_id=self.instance_id,
             poll_interval=self.poll_interval,
-            end_time=end_time,
+            end_time=None if timeout is None else time.time() + timeout,
             fail_on_partial_success=fail_on_partial_success,
             max_transient_errors=self.max_transient_errors,
             cancel_on_kill=cancel_on_kill,
             target_states=None if target_states is None else sorted(s.value for s in target_states),
             failure_states=None if failure_states is None else sorted(s.value for s in failure_states),
         )
+        self.defer(  # type: ignore[attr-defined]
+            trigger=trigger,
+            method_name="execute_complete",
+            timeout=None if timeout is None else timedelta(seconds=timeout + DEFER_GRACE),
+        )
+        raise AssertionError("defer() returned")  # pragma: no cover - defer always raises
 
     def resume(
         self,

@@ -1,0 +1,902 @@
+"""The base layer of the LakeFormation hook: everything between an endpoint method and the bytes on
+the wire, for the sync hook (requests) and the async client (aiohttp) alike.
+
+* **Requests.** :func:`build_call` turns a method, path segments, query and body into a
+  :class:`Call` (body serialised once, so the signed bytes are the sent bytes); :func:`auth_headers`
+  adds the identity (X-Auth-Token, or the AK/SK signature from :mod:`~airflow_provider_lakeformation.auth`).
+* **Transport.** :class:`LakeFormationBaseHook` (sync: settings, ``requests.Session``, IAM token
+  cache, retries) and :class:`LakeFormationBaseAsyncClient` (one ``aiohttp.ClientSession`` per
+  ``async with``) send a call, re-send once with a fresh IAM token after a 401 and retry transient
+  failures with the policy in :mod:`._retry`.
+* **Replies.** :func:`read_json` and the ``parse_*`` functions check a response and map errors to
+  :mod:`~airflow_provider_lakeformation.exceptions`; error texts carry the method, the URL path (never
+  the query), the HTTP status, the service's error fields and the request id; never a header or a
+  request body.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import ssl
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from functools import lru_cache
+from types import TracebackType
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from urllib.parse import quote, urlsplit
+from urllib.request import getproxies, proxy_bypass
+
+import requests
+import requests.auth
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+
+from airflow_provider_lakeformation import __version__
+from airflow_provider_lakeformation._compat import AirflowNotFoundException, BaseHook
+from airflow_provider_lakeformation.auth import (
+    IamToken,
+    TokenCache,
+    build_password_auth_body,
+    shared_token_cache,
+    sign_request,
+    token_cache_key,
+    token_from_iam_response,
+)
+from airflow_provider_lakeformation.auth.signer import canonical_query_string
+from airflow_provider_lakeformation.exceptions import (
+    LakeFormationApiError,
+    LakeFormationConnectionError,
+    LakeFormationError,
+    LakeFormationResponseError,
+    TransportError,
+    error_class_for_status,
+)
+from airflow_provider_lakeformation.hooks import DEFAULT_CONN_ID
+from airflow_provider_lakeformation.hooks._retry import is_ambiguous, retry_async, retry_sync
+from airflow_provider_lakeformation.hooks._settings import AuthType, ConnectionSettings, RetrySettings
+from airflow_provider_lakeformation.models.errors import ErrorBody
+from airflow_provider_lakeformation.models.jobs import Job, JobPage
+from airflow_provider_lakeformation.models.status import JobStatus, parse_status
+
+if TYPE_CHECKING:
+    import aiohttp
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+H = TypeVar("H", bound="LakeFormationBaseHook")
+A = TypeVar("A", bound="LakeFormationBaseAsyncClient")
+
+JSON_CONTENT_TYPE = "application/json;charset=UTF-8"
+USER_AGENT = f"airflow-provider-lakeformation/{__version__}"
+REQUEST_ID_HEADER = "X-Request-Id"
+SNIPPET_CHARS = 200
+
+M = TypeVar("M", bound=BaseModel)
+
+QueryValue = str | int | bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One HTTP request, exactly as sent and signed."""
+
+    method: str
+    url: str  #: absolute URL including the query string
+    path: str  #: URL path without the query (for errors and logs)
+    body: bytes | None = field(default=None, repr=False)  # may hold credentials (IAM request)
+    auth: bool = True  #: False for the IAM token request itself
+
+    @property
+    def what(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+@dataclass(frozen=True, slots=True)
+class RawResponse:
+    """A received response: status, case-insensitive headers, the whole body."""
+
+    status: int
+    reason: str
+    headers: Mapping[str, str]
+    body: bytes
+
+    @property
+    def request_id(self) -> str | None:
+        return self.headers.get(REQUEST_ID_HEADER)
+
+
+# ----------------------------------------------------------------------------- requests
+
+
+def _query_value(value: QueryValue) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def build_call(
+    method: str,
+    base: str,
+    segments: Sequence[str] = (),
+    query: Mapping[str, QueryValue] | None = None,
+    body: Any = None,
+    *,
+    auth: bool = True,
+) -> Call:
+    """``base`` + percent-encoded path ``segments`` + sorted, encoded query (``None`` values dropped);
+    a ``body`` is serialised to compact UTF-8 JSON here, so the signed bytes are the sent bytes."""
+    path = base + "".join("/" + quote(str(seg), safe="~") for seg in segments)
+    pairs = [(k, _query_value(v)) for k, v in (query or {}).items() if v is not None]
+    url = f"{path}?{canonical_query_string(pairs)}" if pairs else path
+    data = None
+    if body is not None:
+        data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    split = path.split("://", 1)[-1]
+    slash = split.find("/")
+    return Call(method=method, url=url, path=split[slash:] if slash >= 0 else "/", body=data, auth=auth)
+
+
+def auth_headers(settings: ConnectionSettings, call: Call, token: str | None) -> dict[str, str]:
+    """Headers of ``call``: Content-Type for a body, plus X-Auth-Token (``token``) or the AK/SK
+    signature over the exact method, URL (with query) and body bytes."""
+    headers = {"Content-Type": JSON_CONTENT_TYPE} if call.body is not None else {}
+    if not call.auth:
+        return headers
+    if settings.auth_type is AuthType.AKSK:
+        assert settings.access_key is not None
+        assert settings.secret_key is not None
+        security = settings.security_token.get_secret_value() if settings.security_token else None
+        return sign_request(
+            call.method,
+            call.url,
+            headers,
+            call.body or b"",
+            settings.access_key.get_secret_value(),
+            settings.secret_key.get_secret_value(),
+            security_token=security,
+            project_id=settings.project_id,
+        )
+    if token is None:
+        raise ValueError("token auth needs a token")
+    headers["X-Auth-Token"] = token
+    return headers
+
+
+# ---------------------------------------------------------------------------- responses
+
+_SECRET_VALUE_RE = re.compile(
+    r"""(["']?(?:password|passwd|secret_key|secret|access_key|token|security_token)["']?\s*[:=]\s*)"""
+    r"""("[^"]*"|'[^']*'|[^\s,}&]+)""",
+    re.IGNORECASE,
+)
+_QUOTED_FIELD_RE = {
+    name: re.compile(rf"""["']{name}["']\s*:\s*(?:"([^"]*)"|'([^']*)')""")
+    for name in ("error_code", "error_msg", "solution_msg")
+}
+_WS_RE = re.compile(r"\s+")
+
+
+def body_snippet(body: bytes, limit: int = SNIPPET_CHARS) -> str:
+    """The first ``limit`` characters of a body, whitespace collapsed, secret-looking values masked."""
+    text = body[: limit * 4].decode("utf-8", errors="replace")
+    text = _WS_RE.sub(" ", text).strip()
+    # no control characters (NUL, ESC, ...) from a reply may reach an exception text or a log line
+    text = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
+    text = _SECRET_VALUE_RE.sub(r"\1***", text)
+    if len(text) > limit:
+        return text[:limit] + "..."
+    return text or "<empty>"
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value (delta seconds or HTTP date); None if absent
+    or unreadable; never negative."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if moment is None:  # pragma: no cover - older Pythons returned None
+        return None
+    current = time.time() if now is None else now
+    return max(0.0, moment.timestamp() - current)
+
+
+def _error_body(body: bytes) -> tuple[ErrorBody | None, bool]:
+    """The error fields of a body, and whether the body was readable (JSON or JSON-ish)."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        try:
+            return ErrorBody.model_validate(data), True
+        except ValidationError:
+            return None, True
+    # Not JSON: the docs' own 401 example uses single quotes; pick the fields out leniently.
+    text = body[:8192].decode("utf-8", errors="replace")
+    found: dict[str, str] = {}
+    for name, pattern in _QUOTED_FIELD_RE.items():
+        match = pattern.search(text)
+        if match:
+            found[name] = match[1] if match[1] is not None else match[2]
+    if found:
+        return ErrorBody.model_validate(found), True
+    return None, False
+
+
+_HINTS = {
+    401: "check the connection's credentials (AK/SK, IAM user and password, or token)",
+    403: "the credentials are valid but lack permission for this LakeFormation operation, "
+    "or the token/signature was rejected",
+    404: "check project_id, instance_id and the job id",
+}
+
+
+def api_error(call: Call, resp: RawResponse, *, service: str = "LakeFormation") -> LakeFormationApiError:
+    """The exception for a non-2xx response (class by status), with the service's error fields."""
+    err, readable = _error_body(resp.body)
+    cls = error_class_for_status(resp.status)
+    message = f"{service} API error: HTTP {resp.status} {resp.reason}".rstrip()
+    hint = _HINTS.get(resp.status)
+    if hint:
+        message += f" ({hint})"
+    if not readable or (err is not None and err.code is None and err.message is None):
+        message += f"; body: {body_snippet(resp.body)}"
+    retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+    exc = cls(
+        message,
+        status_code=resp.status,
+        error_code=err.code if err else None,
+        error_msg=err.message if err else None,
+        solution_msg=err.solution_msg if err else None,
+        request_id=resp.request_id,
+        method=call.method,
+        path=call.path,
+        retry_after=retry_after,
+    )
+    exc.__dict__["summary"] = message  # the headline, reused when retries give up
+    return exc
+
+
+def response_error(
+    call: Call, resp: RawResponse, why: str, err: ErrorBody | None = None
+) -> LakeFormationResponseError:
+    """A 2xx whose body is not what the API documents."""
+    message = f"unexpected response from LakeFormation: {why}; body: {body_snippet(resp.body)}"
+    exc = LakeFormationResponseError(
+        message,
+        status_code=resp.status,
+        error_code=err.code if err else None,
+        error_msg=err.message if err else None,
+        solution_msg=err.solution_msg if err else None,
+        request_id=resp.request_id,
+        method=call.method,
+        path=call.path,
+    )
+    exc.__dict__["summary"] = message
+    return exc
+
+
+def _looks_like_html(body: bytes) -> bool:
+    return body.lstrip()[:1] == b"<"
+
+
+def read_json(call: Call, resp: RawResponse, *, required: bool = True) -> Any:
+    """Check a response and decode its JSON body.
+
+    Non-2xx -> the mapped :class:`LakeFormationApiError`. For 2xx: a body that is not JSON, not
+    an object (when ``required``) or is an error body -> :class:`LakeFormationResponseError`.
+    When not ``required`` (start/stop/delete), an empty or plain-text body is accepted (None).
+    """
+    if not 200 <= resp.status < 300:
+        raise api_error(call, resp)
+    body = resp.body
+    if not body.strip():
+        if required:
+            raise response_error(call, resp, "empty body where a JSON object was expected")
+        return None
+    try:
+        data = json.loads(body)
+    except ValueError:
+        if required or _looks_like_html(body):
+            raise response_error(call, resp, "the body is not JSON") from None
+        return None
+    if isinstance(data, dict):
+        nested = data.get("error")
+        if data.get("error_code") or data.get("error_msg") or isinstance(nested, dict):
+            err, _ = _error_body(body)
+            raise response_error(call, resp, f"HTTP {resp.status} with an error body", err)
+    elif required:
+        raise response_error(call, resp, f"expected a JSON object, got {type(data).__name__}")
+    return data
+
+
+def _problems(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors(include_input=False, include_url=False):
+        loc = ".".join(str(p) for p in err["loc"]) or "body"
+        lines.append(f"{loc}: {err['msg'].removeprefix('Value error, ')}")
+    return "; ".join(lines[:5]) + ("; ..." if len(lines) > 5 else "")
+
+
+def parse_model(call: Call, resp: RawResponse, model: type[M]) -> M:
+    """Check ``resp`` and validate its JSON object as ``model`` (unknown fields tolerated)."""
+    data = read_json(call, resp)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise response_error(call, resp, _problems(exc)) from None
+
+
+class _StatusOnly(BaseModel):
+    """The cheapest read of a job: only ``status`` (string or ``{"status": ...}``)."""
+
+    model_config = ConfigDict(extra="ignore", hide_input_in_errors=True)
+
+    status: Annotated[JobStatus, BeforeValidator(parse_status)]
+
+
+def parse_job_status(call: Call, resp: RawResponse) -> JobStatus:
+    """The status of a job from a get-job response, without validating the rest of the job."""
+    return parse_model(call, resp, _StatusOnly).status
+
+
+def parse_nothing(call: Call, resp: RawResponse) -> bool:
+    """Check a response whose body does not matter (start, stop, delete): True when accepted."""
+    read_json(call, resp, required=False)
+    return True
+
+
+def parse_iam_token(call: Call, resp: RawResponse) -> IamToken:
+    """Check an IAM token response: token from ``X-Subject-Token``, expiry from the body."""
+    if not 200 <= resp.status < 300:
+        raise api_error(call, resp, service="IAM")
+    try:
+        data = json.loads(resp.body)
+    except ValueError:
+        raise response_error(call, resp, "the IAM token body is not JSON") from None
+    try:
+        return token_from_iam_response(resp.headers, data if isinstance(data, dict) else {})
+    except ValueError as exc:
+        raise response_error(call, resp, f"IAM: {exc}") from None
+
+
+def parse_job(call: Call, resp: RawResponse) -> Job:
+    """Check a response and read its body as a :class:`Job`."""
+    return parse_model(call, resp, Job)
+
+
+def parse_page(call: Call, resp: RawResponse) -> JobPage:
+    """Check a response and read its body as a :class:`JobPage`."""
+    return parse_model(call, resp, JobPage)
+
+
+# ----------------------------------------------------------------------------- call builders
+
+
+def jobs_base(s: ConnectionSettings) -> str:
+    """``{api_root}/instances/{instance_id}/lf-jobs``."""
+    return f"{s.api_root}/instances/{quote(s.instance_id, safe='~')}/lf-jobs"
+
+
+def job_call(
+    s: ConnectionSettings,
+    method: str,
+    job_id: str | None = None,
+    action: str | None = None,
+    *,
+    query: Mapping[str, QueryValue] | None = None,
+    body: Any = None,
+) -> Call:
+    """A call on the jobs collection, one job, or one job's ``action`` (start, stop, log, ...)."""
+    segments = [seg for seg in (job_id, action) if seg is not None]
+    return build_call(method, jobs_base(s), segments, query, body)
+
+
+def iam_call(s: ConnectionSettings) -> Call:
+    """The IAM password-token request of ``s`` (unauthenticated; its body holds the password)."""
+    assert s.iam_endpoint
+    assert s.user_name
+    assert s.password
+    assert s.domain_name
+    body = build_password_auth_body(
+        s.user_name, s.password.get_secret_value(), s.domain_name, s.project_id, s.project_name
+    )
+    return build_call("POST", f"{s.iam_endpoint}/v3/auth/tokens", body=body, auth=False)
+
+
+# ------------------------------------------------------------------------- transport errors
+
+
+def tls_error(s: ConnectionSettings, exc: BaseException) -> LakeFormationConnectionError:
+    """A failed TLS handshake, naming the CA store checked against and the fix."""
+    where = "the CA bundle " + repr(s.ca_bundle) if s.ca_bundle else "the system CA store"
+    return LakeFormationConnectionError(
+        f"TLS handshake with {s.endpoint} failed (certificate checked against {where}): "
+        f"{type(exc).__name__}: {str(exc)[:300]}; set the connection extra ca_bundle to the CA that "
+        "signed the server certificate (or verify=false for a test endpoint only)"
+    )
+
+
+def short_error(exc: BaseException) -> str:
+    """``Type: message`` cut to 300 characters."""
+    return f"{type(exc).__name__}: {str(exc)[:300]}"
+
+
+def requests_not_sent(exc: requests.exceptions.ConnectionError) -> bool:
+    """True when the connection was never established (refused, DNS, connect timeout)."""
+    import urllib3.exceptions as u3
+
+    inner = exc.args[0] if exc.args else None
+    reason = getattr(inner, "reason", inner)
+    return isinstance(reason, (u3.NewConnectionError, u3.ConnectTimeoutError))
+
+
+def static_token(s: ConnectionSettings) -> str | None:
+    """The configured X-Auth-Token for ``token`` auth; ``None`` for AK/SK (signed) and IAM (fetched)."""
+    if s.auth_type is AuthType.TOKEN:
+        assert s.token is not None
+        return s.token.get_secret_value()
+    return None
+
+
+def refresh_after(resp: RawResponse, token: str | None, s: ConnectionSettings, what: str) -> bool:
+    """Whether ``resp`` is a 401 for a cached IAM token (drop it, fetch a new one, re-send once)."""
+    if resp.status == 401 and token is not None and s.auth_type is AuthType.IAM:
+        log.info("LakeFormation %s: token rejected (401); fetching a new IAM token, re-sending once", what)
+        return True
+    return False
+
+
+# ------------------------------------------------------------------------ sync transport
+
+
+class _KeepHeaders(requests.auth.AuthBase):
+    """An explicit no-op auth: stops requests from replacing our X-Auth-Token/signature headers
+    with credentials from ``~/.netrc`` (proxy variables are still honoured)."""
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        return r
+
+
+_KEEP_HEADERS = _KeepHeaders()
+
+
+class LakeFormationBaseHook(BaseHook):
+    """Connection settings, HTTP session, auth and retries of the LakeFormation hook.
+
+    :param lakeformation_conn_id: Airflow connection (conn_type ``lakeformation``).
+    :param project_id: overrides the connection extra ``project_id``.
+    :param instance_id: overrides the connection extra ``instance_id``.
+    :param region: overrides the connection extra ``region``.
+    :param retry: retry policy (``RetrySettings`` or a mapping of its fields); default from the
+        connection extras ``max_retries``, ``retry_min_wait``, ``retry_max_wait``.
+    :param timeout: seconds for connect and read, or a (connect, read) tuple; default from the
+        connection extras ``connect_timeout`` (10) and ``read_timeout`` (60).
+    :param logger_name: name of the hook's ``log`` (Airflow's ``BaseHook`` argument).
+    """
+
+    conn_name_attr = "lakeformation_conn_id"
+    default_conn_name = DEFAULT_CONN_ID
+    conn_type = "lakeformation"
+    hook_name = "Huawei Cloud LakeFormation"
+
+    def __init__(
+        self,
+        lakeformation_conn_id: str = default_conn_name,
+        *,
+        project_id: str | None = None,
+        instance_id: str | None = None,
+        region: str | None = None,
+        retry: RetrySettings | Mapping[str, Any] | None = None,
+        timeout: float | tuple[float, float] | None = None,
+        logger_name: str | None = None,
+    ) -> None:
+        super().__init__(logger_name=logger_name)
+        self.lakeformation_conn_id = lakeformation_conn_id
+        self.project_id = project_id
+        self.instance_id = instance_id
+        self.region = region
+        self.retry = retry
+        self.timeout = timeout
+        self._settings: ConnectionSettings | None = None
+        self._session: requests.Session | None = None
+        self._token_cache: TokenCache | None = None
+
+    @classmethod
+    def from_settings(cls: type[H], settings: ConnectionSettings) -> H:
+        """A hook using ready ``settings`` (no Airflow connection lookup).
+
+        :param settings: validated connection settings.
+        :return: the hook.
+        """
+        hook = cls(settings.conn_id or cls.default_conn_name)
+        hook._settings = settings
+        return hook
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(lakeformation_conn_id={self.lakeformation_conn_id!r})"
+
+    # ------------------------------------------------------------------ settings
+
+    def _settings_from(self, conn: Any, extra: Mapping[str, Any]) -> ConnectionSettings:
+        return ConnectionSettings.from_connection(
+            conn,
+            extra=extra,
+            project_id=self.project_id,
+            instance_id=self.instance_id,
+            region=self.region,
+            retry=self.retry,
+            timeout=self.timeout,
+        )
+
+    @property
+    def settings(self) -> ConnectionSettings:
+        """Validated settings from the connection and the overrides (looked up once, then cached).
+
+        :raises LakeFormationSpecError: a required setting is missing or invalid.
+        """
+        if self._settings is None:
+            conn = self.get_connection(self.lakeformation_conn_id)
+            self._settings = self._settings_from(conn, conn.extra_dejson)
+        return self._settings
+
+    async def aget_settings(self) -> ConnectionSettings:
+        """:attr:`settings`, looking the connection up with ``aget_connection`` (never blocking
+        the event loop; falls back to ``sync_to_async(get_connection)`` on older Airflow).
+
+        :return: the validated settings.
+        :raises LakeFormationSpecError: a required setting is missing or invalid.
+        """
+        if self._settings is None:
+            from asgiref.sync import sync_to_async
+
+            getter = getattr(type(self), "aget_connection", None)
+            if getter is not None:
+                try:
+                    conn = await getter(self.lakeformation_conn_id)
+                except AirflowNotFoundException:
+                    # Airflow 3.3's in-process supervisor (``airflow dags test`` running a trigger
+                    # inline) has no async channel, so aget_connection misses connections stored
+                    # in the metadata DB; the sync lookup in a worker thread finds them.
+                    conn = await sync_to_async(self.get_connection)(self.lakeformation_conn_id)
+            else:  # pragma: no cover - Airflow < 3.1
+                conn = await sync_to_async(self.get_connection)(self.lakeformation_conn_id)
+            aextra = getattr(conn, "aextra_dejson", None)
+            extra = await aextra() if aextra is not None else conn.extra_dejson
+            if self._settings is None:
+                self._settings = self._settings_from(conn, extra)
+        return self._settings
+
+    def iam_token_cache(self, s: ConnectionSettings) -> TokenCache:
+        """The process-wide IAM token cache of these credentials (shared by the async client).
+
+        :param s: the hook's settings (auth type ``iam``).
+        :return: the cache.
+        """
+        if self._token_cache is None:
+            assert s.iam_endpoint
+            assert s.domain_name
+            assert s.user_name
+            assert s.password
+            key = token_cache_key(
+                s.iam_endpoint, s.domain_name, s.user_name, s.project_id, s.password.get_secret_value()
+            )
+            self._token_cache = shared_token_cache(key)
+        return self._token_cache
+
+    # ------------------------------------------------------------------ session
+
+    def get_conn(self) -> requests.Session:
+        """The hook's ``requests.Session`` (created on first use, kept alive).
+
+        :return: the session.
+        """
+        if self._session is None:
+            session = requests.Session()
+            session.headers["User-Agent"] = USER_AGENT
+            self._session = session
+        return self._session
+
+    def close(self) -> None:
+        """Close the HTTP session (a new one is created if the hook is used again)."""
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+    def __enter__(self: H) -> H:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ one call
+
+    def _token(self, s: ConnectionSettings) -> str | None:
+        if s.auth_type is AuthType.IAM:
+            return self.iam_token_cache(s).get(self._fetch_iam_token)
+        return static_token(s)
+
+    def _fetch_iam_token(self) -> IamToken:
+        s = self.settings
+        call = iam_call(s)
+        log.info("Fetching an IAM token from %s for LakeFormation", s.iam_endpoint)
+        return retry_sync(
+            lambda: parse_iam_token(call, self._send(call, auth_headers(s, call, None), s)),
+            policy=s.retry,
+            what=call.what,
+            logger=log,
+        )
+
+    def _send(self, call: Call, headers: dict[str, str], s: ConnectionSettings) -> RawResponse:
+        try:
+            resp = self.get_conn().request(
+                call.method,
+                call.url,
+                data=call.body,
+                headers=headers,
+                timeout=s.timeout,
+                verify=s.requests_verify,
+                allow_redirects=False,
+                auth=_KEEP_HEADERS,
+            )
+            body = resp.content
+        except requests.exceptions.SSLError as exc:
+            raise tls_error(s, exc) from exc
+        except requests.exceptions.ConnectTimeout as exc:
+            raise TransportError(f"connect timeout after {s.connect_timeout:g} s", sent=False) from exc
+        except requests.exceptions.Timeout as exc:
+            raise TransportError(f"no response within the read timeout of {s.read_timeout:g} s") from exc
+        except requests.exceptions.ConnectionError as exc:
+            if requests_not_sent(exc):
+                raise TransportError(f"could not connect: {short_error(exc)}", sent=False) from exc
+            raise TransportError(f"connection lost: {short_error(exc)}") from exc
+        except requests.exceptions.RequestException as exc:
+            raise TransportError(short_error(exc)) from exc
+        return RawResponse(resp.status_code, resp.reason or "", resp.headers, body)
+
+    def _transmit(self, call: Call) -> RawResponse:
+        """One attempt; with IAM auth a 401 drops the cached token and re-sends once."""
+        s = self.settings
+        token = self._token(s) if call.auth else None
+        resp = self._send(call, auth_headers(s, call, token), s)
+        if refresh_after(resp, token, s, call.what):
+            assert token is not None
+            self.iam_token_cache(s).invalidate(token)
+            token = self._token(s)
+            resp = self._send(call, auth_headers(s, call, token), s)
+        return resp
+
+    def attempt(self, call: Call, parse: Callable[[Call, RawResponse], T]) -> T:
+        """Send ``call`` once (no retries) and ``parse`` the reply.
+
+        :param call: the request.
+        :param parse: checks the reply and reads its body (one of the ``parse_*`` functions).
+        :return: what ``parse`` returns.
+        :raises LakeFormationError: the mapped transport or API error.
+        """
+        return parse(call, self._transmit(call))
+
+    def execute(
+        self,
+        call: Call,
+        parse: Callable[[Call, RawResponse], T],
+        *,
+        reconcile: Callable[[], T | None] | None = None,
+        retry: RetrySettings | None = None,
+    ) -> T:
+        """Send ``call`` with retries and ``parse`` the reply.
+
+        With ``reconcile`` (non-idempotent calls), an ambiguous failure is followed by
+        ``reconcile()`` before anything is re-sent: a non-None result means the call took effect
+        and is returned as is. If the call finally fails after any ambiguous failure (retries
+        spent, or e.g. a 400 "already running" for a re-sent start whose first copy was processed
+        late), ``reconcile()`` gets one last say.
+
+        :param call: the request.
+        :param parse: checks the reply and reads its body.
+        :param reconcile: "did it take effect?" check of a non-idempotent call.
+        :param retry: a policy other than the connection's.
+        :return: what ``parse`` (or ``reconcile``) returns.
+        :raises LakeFormationError: the mapped error once retries are spent.
+        """
+        pending = False  # the last attempt failed ambiguously: check before re-sending
+        ambiguous_seen = False
+
+        def attempt() -> T:
+            nonlocal pending, ambiguous_seen
+            if pending and reconcile is not None:
+                done = reconcile()
+                if done is not None:
+                    return done
+                pending = False
+            try:
+                return self.attempt(call, parse)
+            except Exception as exc:
+                pending = reconcile is not None and is_ambiguous(exc)
+                ambiguous_seen = ambiguous_seen or pending
+                raise
+
+        try:
+            return retry_sync(attempt, policy=retry or self.settings.retry, what=call.what, logger=log)
+        except LakeFormationError:
+            done = _last_say(reconcile) if ambiguous_seen else None
+            if done is not None:
+                return done
+            raise
+
+
+def _last_say(reconcile: Callable[[], T | None] | None) -> T | None:
+    """``reconcile()`` after the call finally failed; its own error is swallowed (the original
+    error is the one worth reporting)."""
+    if reconcile is None:
+        return None
+    try:
+        return reconcile()
+    except Exception:
+        return None
+
+
+# ----------------------------------------------------------------------- async transport
+
+
+@lru_cache(maxsize=16)
+def _ssl_context(ca_bundle: str) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=ca_bundle)
+
+
+def _aiohttp_ssl(s: ConnectionSettings) -> ssl.SSLContext | bool:
+    if not s.verify:
+        return False
+    if s.ca_bundle:
+        return _ssl_context(s.ca_bundle)
+    return True
+
+
+class LakeFormationBaseAsyncClient:
+    """Async transport: one ``aiohttp.ClientSession`` for the ``async with`` block; same auth,
+    retries, error mapping and parsing as :class:`LakeFormationBaseHook`. The connection is looked
+    up with ``aget_connection`` and the IAM token fetched with aiohttp (and kept in the hook's
+    shared token cache), so the event loop is never blocked.
+
+    :param hook: the hook whose connection, overrides and IAM token cache are used.
+    """
+
+    def __init__(self, hook: LakeFormationBaseHook) -> None:
+        self._hook = hook
+        self._session: aiohttp.ClientSession | None = None
+        self._settings: ConnectionSettings | None = None
+        self._proxies: dict[str, str | None] = {}
+
+    @property
+    def settings(self) -> ConnectionSettings:
+        """The hook's settings (read on ``async with``).
+
+        :raises RuntimeError: used outside ``async with``.
+        """
+        if self._settings is None:
+            raise RuntimeError("use the client inside `async with hook.async_client() as api:`")
+        return self._settings
+
+    async def __aenter__(self: A) -> A:
+        import aiohttp
+
+        s = await self._hook.aget_settings()
+        self._settings = s
+        self._session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(
+                total=None, sock_connect=s.connect_timeout, sock_read=s.read_timeout
+            ),
+            connector=aiohttp.TCPConnector(ssl=_aiohttp_ssl(s)),
+            headers={"User-Agent": USER_AGENT},
+        )
+        self._proxies = {}
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the session (also done by ``async with``)."""
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+    def _proxy(self, url: str) -> str | None:
+        """The proxy for ``url`` from HTTP(S)_PROXY / NO_PROXY, looked up once per host (like
+        requests; aiohttp's own ``trust_env`` would also read ~/.netrc on every request)."""
+        parts = urlsplit(url)
+        key = f"{parts.scheme}://{parts.netloc}"
+        if key not in self._proxies:
+            proxy = getproxies().get(parts.scheme)
+            if proxy and proxy_bypass(parts.hostname or ""):
+                proxy = None
+            self._proxies[key] = proxy
+        return self._proxies[key]
+
+    async def _token(self, s: ConnectionSettings) -> str | None:
+        if s.auth_type is AuthType.IAM:
+            return await self._hook.iam_token_cache(s).aget(self._fetch_iam_token)
+        return static_token(s)
+
+    async def _fetch_iam_token(self) -> IamToken:
+        s = self.settings
+        call = iam_call(s)
+        log.info("Fetching an IAM token from %s for LakeFormation", s.iam_endpoint)
+
+        async def attempt() -> IamToken:
+            return parse_iam_token(call, await self._send(call, auth_headers(s, call, None)))
+
+        return await retry_async(attempt, policy=s.retry, what=call.what, logger=log)
+
+    async def _send(self, call: Call, headers: dict[str, str]) -> RawResponse:
+        import asyncio
+
+        import aiohttp
+        from yarl import URL
+
+        session = self._session
+        if session is None:
+            raise RuntimeError("use the client inside `async with hook.async_client() as api:`")
+        s = self.settings
+        try:
+            async with session.request(
+                call.method,
+                URL(call.url, encoded=True),
+                data=call.body,
+                headers=headers,
+                allow_redirects=False,
+                proxy=self._proxy(call.url),
+            ) as resp:
+                body = await resp.read()
+                return RawResponse(resp.status, resp.reason or "", resp.headers, body)
+        except aiohttp.ClientSSLError as exc:
+            raise tls_error(s, exc) from exc
+        except aiohttp.ClientConnectorError as exc:
+            raise TransportError(f"could not connect: {short_error(exc)}", sent=False) from exc
+        except aiohttp.ConnectionTimeoutError as exc:
+            raise TransportError(f"connect timeout after {s.connect_timeout:g} s", sent=False) from exc
+        except (aiohttp.ServerTimeoutError, asyncio.TimeoutError) as exc:
+            raise TransportError(f"no response within the read timeout of {s.read_timeout:g} s") from exc
+        except aiohttp.ClientError as exc:
+            raise TransportError(f"connection lost: {short_error(exc)}") from exc
+
+    async def _transmit(self, call: Call) -> RawResponse:
+        s = self.settings
+        token = await self._token(s) if call.auth else None
+        resp = await self._send(call, auth_headers(s, call, token))
+        if refresh_after(resp, token, s, call.what):
+            assert token is not None
+            self._hook.iam_token_cache(s).invalidate(token)
+            token = await self._token(s)
+            resp = await self._send(call, auth_headers(s, call, token))
+        return resp
+
+    async def execute(self, call: Call, parse: Callable[[Call, RawResponse], T]) -> T:
+        """Send ``call`` with retries and ``parse`` the reply.
+
+        :param call: the request.
+        :param parse: checks the reply and reads its body.
+        :return: what ``parse`` returns.
+        :raises LakeFormationError: the mapped error once retries are spent.
+        """
+
+        async def attempt() -> T:
+            return parse(call, await self._transmit(call))
+
+        return await retry_async(attempt, policy=self.settings.retry, what=call.what, logger=log)

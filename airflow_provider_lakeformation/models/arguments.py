@@ -1,0 +1,120 @@
+"""Argument rules shared by the hook and the operators: each rule is written once, here, and raises
+:class:`~airflow_provider_lakeformation.exceptions.LakeFormationSpecError` naming the argument and
+the rule before any HTTP call."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import ValidationError
+
+from airflow_provider_lakeformation.exceptions import LakeFormationSpecError
+from airflow_provider_lakeformation.models.jobs import CreateJobRequest, JobType, StartMode
+from airflow_provider_lakeformation.models.status import JobStatus, parse_status
+
+#: Largest ``offset`` the list APIs accept.
+MAX_LIST_OFFSET = 1000
+#: Largest ``limit`` the list APIs accept.
+MAX_PAGE_SIZE = 1000
+#: Words read as true / false, in connection extras and in templated operator arguments alike.
+TRUE_WORDS = frozenset({"true", "1", "yes", "on", "t", "y"})
+FALSE_WORDS = frozenset({"false", "0", "no", "off", "f", "n"})
+
+
+def spec_error(what: str, problem: str) -> LakeFormationSpecError:
+    """A :class:`LakeFormationSpecError` for one problem of ``what``."""
+    return LakeFormationSpecError(what, [problem])
+
+
+def job_id_arg(job_id: Any) -> str:
+    """A job id, stripped: a non-empty string other than ``.`` / ``..`` (it becomes a URL segment)."""
+    if not isinstance(job_id, str) or not job_id.strip() or job_id.strip() in (".", ".."):
+        raise spec_error("job_id", "job_id: must be a non-empty job id")
+    return job_id.strip()
+
+
+def job_type_arg(value: JobType | str) -> JobType:
+    """A :class:`JobType` from an enum member or its name (any case)."""
+    try:
+        return JobType(value.strip().upper() if isinstance(value, str) else value)
+    except ValueError:
+        known = ", ".join(t.value for t in JobType)
+        raise spec_error("arguments", f"job_type: must be one of {known}") from None
+
+
+def status_arg(value: JobStatus | str | None) -> str | None:
+    """The wire value of a status filter (``None`` stays ``None``)."""
+    if value is None:
+        return None
+    try:
+        return parse_status(value).value
+    except ValueError:
+        known = ", ".join(s.value for s in JobStatus)
+        raise spec_error("arguments", f"status: must be one of {known}") from None
+
+
+def check_page(offset: int, limit: int) -> None:
+    """``offset`` 0..1000 and ``limit`` 1..1000, as the list APIs accept."""
+    if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= MAX_LIST_OFFSET:
+        raise spec_error("arguments", f"offset: must be an integer from 0 to {MAX_LIST_OFFSET}")
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE_SIZE:
+        raise spec_error("arguments", f"limit: must be an integer from 1 to {MAX_PAGE_SIZE}")
+
+
+def bool_arg(value: Any, what: str) -> bool | None:
+    """A bool that may have been rendered from a template: ``None``/``""``/``"none"`` -> None,
+    :data:`TRUE_WORDS` / :data:`FALSE_WORDS` (any case) -> True / False."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in ("", "none"):
+            return None
+        if text in TRUE_WORDS:
+            return True
+        if text in FALSE_WORDS:
+            return False
+    raise spec_error(what, f"{what}: must be true or false")
+
+
+def start_args(mode: StartMode | str | None, cascade: Any) -> tuple[StartMode | None, bool | None]:
+    """``mode`` (NORMAL/COMPARISON, any case; blank = service default) and ``cascade`` of a start."""
+    parsed: StartMode | None = None
+    if isinstance(mode, StartMode):
+        parsed = mode
+    elif mode is not None and str(mode).strip():
+        try:
+            parsed = StartMode(str(mode).strip().upper())
+        except ValueError:
+            allowed = ", ".join(m.value for m in StartMode)
+            raise spec_error("mode", f"mode: must be one of {allowed}") from None
+    return parsed, bool_arg(cascade, "cascade")
+
+
+def spec_mapping(job: Any) -> dict[str, Any]:
+    """A rendered spec as a dict: a mapping, or a JSON object rendered from a template as text."""
+    if isinstance(job, str):
+        try:
+            job = json.loads(job)
+        except ValueError:
+            raise spec_error("job spec", "job: a string spec must be a JSON object") from None
+    if not isinstance(job, Mapping):
+        raise spec_error("job spec", "job: must be a dict (or a JSON object string)")
+    return dict(job)
+
+
+def create_request(spec: Any, default_instance_id: str | None) -> CreateJobRequest:
+    """The validated :class:`CreateJobRequest` of ``spec`` (a request or a mapping); a missing
+    parameter-block ``instance_id`` becomes ``default_instance_id``."""
+    if isinstance(spec, CreateJobRequest):
+        return spec
+    if not isinstance(spec, Mapping):
+        raise spec_error("job spec", "must be a CreateJobRequest or a mapping")
+    try:
+        return CreateJobRequest.model_validate(
+            dict(spec), context={"default_instance_id": default_instance_id}
+        )
+    except ValidationError as exc:
+        raise LakeFormationSpecError.from_validation_error("job spec", exc) from None
