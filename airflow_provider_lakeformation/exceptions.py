@@ -13,6 +13,20 @@ from pydantic import ValidationError
 
 from airflow_provider_lakeformation._compat import AirflowException
 
+__all__ = [
+    "LakeFormationApiError",
+    "LakeFormationAuthError",
+    "LakeFormationBadRequestError",
+    "LakeFormationConnectionError",
+    "LakeFormationError",
+    "LakeFormationJobFailedError",
+    "LakeFormationNotFoundError",
+    "LakeFormationResponseError",
+    "LakeFormationRetryableError",
+    "LakeFormationSpecError",
+    "LakeFormationTimeoutError",
+]
+
 #: HTTP statuses worth retrying: the request did not take effect or may succeed later.
 RETRYABLE_STATUS_CODES: frozenset[int] = frozenset({408, 429, 500, 502, 503, 504})
 

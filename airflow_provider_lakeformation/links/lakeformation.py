@@ -6,6 +6,10 @@ from typing import TYPE_CHECKING
 
 from airflow_provider_lakeformation._compat import BaseOperatorLink
 
+__all__ = [
+    "LakeFormationJobLink",
+]
+
 if TYPE_CHECKING:
     from airflow.sdk import BaseOperator
     from airflow.sdk.types import TaskInstanceKey

@@ -54,6 +54,14 @@ from airflow_provider_lakeformation.models.status import (
     resolve_states,
 )
 
+__all__ = [
+    "LakeFormationCreateJobOperator",
+    "LakeFormationDeleteJobOperator",
+    "LakeFormationStartJobOperator",
+    "LakeFormationStopJobOperator",
+    "LakeFormationUpdateJobOperator",
+]
+
 if TYPE_CHECKING:
     import jinja2
     from pydantic import JsonValue

@@ -13,6 +13,10 @@ from airflow_provider_lakeformation.mixins import LakeFormationJobWaitMixin, def
 from airflow_provider_lakeformation.models.status import JobStatus, resolve_states
 from airflow_provider_lakeformation.waiter import JobPoll, poll_once
 
+__all__ = [
+    "LakeFormationJobSensor",
+]
+
 if TYPE_CHECKING:
     from airflow_provider_lakeformation._compat import Context
 

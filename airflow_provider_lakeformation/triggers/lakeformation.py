@@ -33,6 +33,10 @@ from airflow_provider_lakeformation.models.status import (
 )
 from airflow_provider_lakeformation.waiter import JobPoll, async_wait
 
+__all__ = [
+    "LakeFormationJobTrigger",
+]
+
 #: Event ``status`` values.
 EventStatus = Literal["success", "error", "timeout"]
 

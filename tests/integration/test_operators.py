@@ -18,7 +18,7 @@ from airflow_provider_lakeformation.exceptions import (
 )
 from airflow_provider_lakeformation.hooks.lakeformation import LakeFormationHook
 from airflow_provider_lakeformation.links.lakeformation import LakeFormationJobLink
-from airflow_provider_lakeformation.models.status import IN_PROGRESS_STATUSES, JobStatus
+from airflow_provider_lakeformation.models import IN_PROGRESS_STATUSES, JobStatus
 from airflow_provider_lakeformation.operators.lakeformation import (
     LakeFormationCreateJobOperator,
     LakeFormationDeleteJobOperator,

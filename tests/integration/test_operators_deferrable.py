@@ -17,7 +17,7 @@ from airflow_provider_lakeformation.exceptions import (
     LakeFormationTimeoutError,
 )
 from airflow_provider_lakeformation.hooks.lakeformation import LakeFormationHook
-from airflow_provider_lakeformation.models.status import JobStatus
+from airflow_provider_lakeformation.models import JobStatus
 from airflow_provider_lakeformation.operators.lakeformation import LakeFormationStartJobOperator
 from airflow_provider_lakeformation.triggers.lakeformation import LakeFormationJobTrigger
 from tests.integration.test_operators_support import (

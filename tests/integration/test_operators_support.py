@@ -24,7 +24,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_lakeformation.emulator import EmulatorServer
 from airflow_provider_lakeformation.hooks.lakeformation import LakeFormationHook
-from airflow_provider_lakeformation.models.status import JobStatus
+from airflow_provider_lakeformation.models import JobStatus
 
 CONN_ID = "lakeformation_default"
 FAST_RETRIES = {"max_retries": 1, "retry_min_wait": 0.01, "retry_max_wait": 0.05}

@@ -12,7 +12,7 @@ from airflow_provider_lakeformation.emulator import EmulatorServer
 from airflow_provider_lakeformation.exceptions import LakeFormationJobFailedError, LakeFormationSpecError
 from airflow_provider_lakeformation.hooks.lakeformation import LakeFormationHook
 from airflow_provider_lakeformation.links.lakeformation import LakeFormationJobLink
-from airflow_provider_lakeformation.models.status import JobStatus
+from airflow_provider_lakeformation.models import JobStatus
 from airflow_provider_lakeformation.sensors.lakeformation import LakeFormationJobSensor
 from airflow_provider_lakeformation.triggers.lakeformation import LakeFormationJobTrigger
 from tests.integration.test_operators_support import (

@@ -11,7 +11,7 @@ import pytest
 
 from airflow_provider_lakeformation.emulator import EmulatorServer
 from airflow_provider_lakeformation.hooks.lakeformation import LakeFormationHook
-from airflow_provider_lakeformation.models.status import JobStatus
+from airflow_provider_lakeformation.models import JobStatus
 from airflow_provider_lakeformation.triggers.lakeformation import LakeFormationJobTrigger
 from tests.integration.test_operators_support import (
     CONN_ID,

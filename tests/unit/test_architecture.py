@@ -214,3 +214,65 @@ def test_every_emulator_route_has_a_hook_method_and_a_test() -> None:
 def test_route_check_notices_a_method_no_test_calls(missing: str) -> None:
     assert missing in _called_in_tests()
     assert "surely_not_a_hook_method_name" not in _called_in_tests()
+
+
+#: The public modules and the names users import from them (docs/operators.md lists the same).
+PUBLIC_MODULES = (
+    "operators.lakeformation",
+    "sensors.lakeformation",
+    "triggers.lakeformation",
+    "links.lakeformation",
+    "hooks.lakeformation",
+    "exceptions",
+    "models",
+    "auth",
+)
+#: Names the hook module re-exports from ``models`` by Airflow convention (its second path).
+HOOK_CONVENTION = {
+    "JobStatus",
+    "TERMINAL_STATUSES",
+    "IN_PROGRESS_STATUSES",
+    "SUCCESSFUL_STATUSES",
+    "FAILED_STATUSES",
+}
+
+
+def _public_names() -> dict[str, list[str]]:
+    import importlib
+
+    names = {}
+    for module in PUBLIC_MODULES:
+        exported = importlib.import_module(f"{NAME}.{module}").__all__
+        names[module] = [
+            n for n in exported if not (module == "hooks.lakeformation" and n in HOOK_CONVENTION)
+        ]
+    return names
+
+
+def test_one_public_path_per_name() -> None:
+    seen: dict[str, str] = {}
+    for module, names in _public_names().items():
+        for name in names:
+            assert name not in seen, f"{name} is public in both {seen[name]} and {module}"
+            seen[name] = module
+    assert set(seen) >= HOOK_CONVENTION
+    for package in ("hooks", "operators", "sensors", "triggers", "links"):
+        tree = ast.parse((PACKAGE / package / "__init__.py").read_text(encoding="utf-8"))
+        for node in ast.walk(tree):  # no re-exports, no lazy __getattr__
+            assert not isinstance(node, ast.Import), package
+            assert not isinstance(node, ast.ImportFrom) or node.module == "__future__", package
+            assert not (isinstance(node, ast.FunctionDef) and node.name == "__getattr__"), package
+
+
+def test_docs_list_every_public_name_with_its_path() -> None:
+    docs = (TESTS.parent / "docs" / "operators.md").read_text(encoding="utf-8")
+    rows = {
+        line.split("|")[1].strip().strip("`"): line.split("|")[2]
+        for line in docs.splitlines()
+        if line.startswith(f"| `{NAME}.")
+    }
+    for module, names in _public_names().items():
+        row = rows.get(f"{NAME}.{module}")
+        assert row is not None, f"docs/operators.md has no row for {module}"
+        missing = [n for n in names if f"`{n}`" not in row]
+        assert missing == [], f"docs/operators.md: {module} row lacks {missing}"

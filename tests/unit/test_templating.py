@@ -10,7 +10,7 @@ import pytest
 from airflow.providers.common.compat.sdk import redact
 
 from airflow_provider_lakeformation.exceptions import LakeFormationSpecError
-from airflow_provider_lakeformation.models.jobs import CreateJobRequest
+from airflow_provider_lakeformation.models import CreateJobRequest
 from airflow_provider_lakeformation.operators.lakeformation import (
     LakeFormationCreateJobOperator,
     LakeFormationDeleteJobOperator,

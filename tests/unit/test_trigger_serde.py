@@ -10,8 +10,9 @@ from airflow.sdk.serde import deserialize, serialize
 from airflow.serialization.decoders import smart_decode_trigger_kwargs
 
 from airflow_provider_lakeformation.exceptions import LakeFormationSpecError
-from airflow_provider_lakeformation.models.status import JobStatus
-from airflow_provider_lakeformation.triggers.lakeformation import LakeFormationJobTrigger, resolve_states
+from airflow_provider_lakeformation.models import JobStatus
+from airflow_provider_lakeformation.models.status import resolve_states
+from airflow_provider_lakeformation.triggers.lakeformation import LakeFormationJobTrigger
 
 CLASSPATH = "airflow_provider_lakeformation.triggers.lakeformation.LakeFormationJobTrigger"
 KEYS = {
