@@ -276,6 +276,7 @@ class LakeFormationStopJobOperator(_StopMixin, BaseOperator):
     :param wait_for_stop: wait until the job is no longer SUBMITTED/RUNNING.
     :param poll_interval: seconds between status reads while waiting.
     :param timeout: longest wait in seconds (``None``: no limit); then LakeFormationTimeoutError.
+    :param max_transient_errors: consecutive transient polling errors tolerated while waiting.
     """
 
     template_fields: Sequence[str] = ("job_id", "project_id", "instance_id")
@@ -314,6 +315,9 @@ class LakeFormationDeleteJobOperator(_StopMixin, BaseOperator):
     :param stop_if_running: stop a SUBMITTED/RUNNING job first and wait (up to ``stop_timeout``)
         until it has stopped; otherwise deleting a running job fails with a clear message.
     :param ignore_missing: succeed when the job does not exist (idempotent clean-up tasks).
+    :param poll_interval: seconds between status reads while waiting for the stop.
+    :param stop_timeout: longest wait for the stop in seconds; then LakeFormationTimeoutError.
+    :param max_transient_errors: consecutive transient polling errors tolerated while waiting.
     """
 
     template_fields: Sequence[str] = ("job_id", "project_id", "instance_id")

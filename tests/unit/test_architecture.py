@@ -276,3 +276,73 @@ def test_docs_list_every_public_name_with_its_path() -> None:
         assert row is not None, f"docs/operators.md has no row for {module}"
         missing = [n for n in names if f"`{n}`" not in row]
         assert missing == [], f"docs/operators.md: {module} row lacks {missing}"
+
+
+def _documented(cls: type) -> str:
+    import inspect
+
+    return "\n".join(
+        inspect.getdoc(klass) or "" for klass in cls.__mro__ if klass.__module__.startswith(NAME)
+    )
+
+
+def test_every_operator_sensor_trigger_parameter_is_documented() -> None:
+    import inspect
+
+    from airflow_provider_lakeformation.operators import lakeformation as operators
+    from airflow_provider_lakeformation.sensors.lakeformation import LakeFormationJobSensor
+    from airflow_provider_lakeformation.triggers.lakeformation import LakeFormationJobTrigger
+
+    classes = [getattr(operators, n) for n in operators.__all__] + [
+        LakeFormationJobSensor,
+        LakeFormationJobTrigger,
+    ]
+    problems = []
+    for cls in classes:
+        docs = _documented(cls)
+        for klass in cls.__mro__:
+            if not klass.__module__.startswith(NAME) or "__init__" not in vars(klass):
+                continue
+            for param in inspect.signature(klass.__init__).parameters.values():
+                if (
+                    param.name != "self"
+                    and param.kind is not param.VAR_KEYWORD
+                    and f":param {param.name}:" not in docs
+                ):
+                    problems.append(f"{cls.__name__}: no :param {param.name}:")
+    assert problems == []
+
+
+def test_every_public_hook_method_documents_params_return_and_raises() -> None:
+    import inspect
+
+    from airflow_provider_lakeformation.hooks.lakeformation import AsyncLakeFormationClient, LakeFormationHook
+
+    problems = []
+    for cls in (LakeFormationHook, AsyncLakeFormationClient):
+        for name, member in vars(cls).items():
+            func = getattr(member, "__func__", member)
+            if name.startswith("_") or not callable(func):
+                continue
+            doc = inspect.getdoc(func) or ""
+            signature = inspect.signature(func)
+            for param in signature.parameters.values():
+                if param.name not in ("self", "cls") and f":param {param.name}:" not in doc:
+                    problems.append(f"{cls.__name__}.{name}: no :param {param.name}:")
+            returns = signature.return_annotation not in ("None", None, inspect.Signature.empty)
+            if returns and ":return:" not in doc:
+                problems.append(f"{cls.__name__}.{name}: no :return:")
+            if (
+                cls is LakeFormationHook
+                and name
+                not in (
+                    "get_ui_field_behaviour",
+                    "get_connection_form_widgets",
+                    "test_connection",
+                    "async_client",
+                    "job_console_url",
+                )
+                and ":raises" not in doc
+            ):
+                problems.append(f"{cls.__name__}.{name}: no :raises:")
+    assert problems == []
