@@ -76,6 +76,7 @@ REQUEST_ID_HEADER = "X-Request-Id"
 SNIPPET_CHARS = 200
 
 M = TypeVar("M", bound=BaseModel)
+E = TypeVar("E", bound=LakeFormationApiError)
 
 QueryValue = str | int | bool | None
 
@@ -254,6 +255,13 @@ def api_error(call: Call, resp: RawResponse, *, service: str = "LakeFormation") 
     if not readable or (err is not None and err.code is None and err.message is None):
         message += f"; body: {body_snippet(resp.body)}"
     retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+    return _reply_error(cls, message, call, resp, err, retry_after=retry_after)
+
+
+def _reply_error(
+    cls: type[E], message: str, call: Call, resp: RawResponse, err: ErrorBody | None, **extra: Any
+) -> E:
+    """``cls`` with the reply's status, error fields and request id, and the call's method and path."""
     exc = cls(
         message,
         status_code=resp.status,
@@ -263,7 +271,7 @@ def api_error(call: Call, resp: RawResponse, *, service: str = "LakeFormation") 
         request_id=resp.request_id,
         method=call.method,
         path=call.path,
-        retry_after=retry_after,
+        **extra,
     )
     exc.__dict__["summary"] = message  # the headline, reused when retries give up
     return exc
@@ -274,18 +282,7 @@ def response_error(
 ) -> LakeFormationResponseError:
     """A 2xx whose body is not what the API documents."""
     message = f"unexpected response from LakeFormation: {why}; body: {body_snippet(resp.body)}"
-    exc = LakeFormationResponseError(
-        message,
-        status_code=resp.status,
-        error_code=err.code if err else None,
-        error_msg=err.message if err else None,
-        solution_msg=err.solution_msg if err else None,
-        request_id=resp.request_id,
-        method=call.method,
-        path=call.path,
-    )
-    exc.__dict__["summary"] = message
-    return exc
+    return _reply_error(LakeFormationResponseError, message, call, resp, err)
 
 
 def _looks_like_html(body: bytes) -> bool:
@@ -474,18 +471,8 @@ _KEEP_HEADERS = _KeepHeaders()
 
 
 class LakeFormationBaseHook(BaseHook):
-    """Connection settings, HTTP session, auth and retries of the LakeFormation hook.
-
-    :param lakeformation_conn_id: Airflow connection (conn_type ``lakeformation``).
-    :param project_id: overrides the connection extra ``project_id``.
-    :param instance_id: overrides the connection extra ``instance_id``.
-    :param region: overrides the connection extra ``region``.
-    :param retry: retry policy (``RetrySettings`` or a mapping of its fields); default from the
-        connection extras ``max_retries``, ``retry_min_wait``, ``retry_max_wait``.
-    :param timeout: seconds for connect and read, or a (connect, read) tuple; default from the
-        connection extras ``connect_timeout`` (10) and ``read_timeout`` (60).
-    :param logger_name: name of the hook's ``log`` (Airflow's ``BaseHook`` argument).
-    """
+    """Connection settings, HTTP session, auth and retries of the LakeFormation hook. Its arguments
+    are documented on ``hooks.lakeformation.LakeFormationHook``, the class users create."""
 
     conn_name_attr = "lakeformation_conn_id"
     default_conn_name = DEFAULT_CONN_ID
