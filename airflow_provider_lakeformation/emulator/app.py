@@ -1,5 +1,7 @@
-"""The emulator ASGI application: a FastAPI app for the API, wrapped in a thin ASGI layer that
-adds X-Request-Id, counts requests, injects faults and enforces authentication.
+"""The emulator ASGI application: a FastAPI app for the API (routers in ``jobs_api``,
+``instances_api``, ``iam``, ``admin``, ``console_api``; authentication is a dependency of the API
+routers, see ``gateway``), wrapped in a thin ASGI layer that adds X-Request-Id, counts requests
+and injects faults.
 
 Handlers are ``async`` and call SQLite directly on the event loop: each call takes microseconds,
 and running them one at a time makes every check-then-act step (start, stop, delete) atomic
@@ -10,8 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
-import hmac
 import logging
 import os
 import threading
@@ -25,21 +25,11 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute, Match
 
-from . import tokens
-from .admin import build_admin
-from .common import (
-    JSON_HEADERS,
-    Emulator,
-    dumps,
-    json_response,
-    now_ms,
-    warm_up,
-)
+from . import admin, console_api, iam, instances_api, jobs_api
+from .common import JSON_HEADERS, Emulator, dumps, json_response
 from .config import CONFIG_ENV, EmulatorConfig
-from .errors import FAULT_CODES, UNAUTHORIZED, UNAUTHORIZED_MSG, ApiError, bad_request, error_body
-from .iam import iam_handler
-from .jobs_api import build_api
-from .signing import ALGORITHM, SignatureError, verify_request
+from .errors import FAULT_CODES, ApiError, bad_request, error_body
+from .gateway import AuthFailure, check_identity, refuse, request_headers
 from .stats import FLUSH_SECONDS
 from .store import Store
 
@@ -52,25 +42,6 @@ Send = Callable[[Message], Awaitable[None]]
 
 
 # ------------------------------------------------------------------------------- the ASGI layer
-
-
-@dataclasses.dataclass
-class _AuthFailure(Exception):
-    status: int
-    reason: str
-    message: str
-
-
-def _headers(scope: Scope) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for raw_name, raw_value in scope.get("headers", []):
-        name = raw_name.decode("latin-1").lower()
-        try:
-            value = raw_value.decode("utf-8")
-        except UnicodeDecodeError:
-            value = raw_value.decode("latin-1")
-        out[name] = f"{out[name]},{value}" if name in out else value
-    return out
 
 
 def _classify(path: str) -> str:
@@ -106,7 +77,6 @@ class EmulatorApp:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                threading.Thread(target=warm_up, name="lf-emulator-warm-up", daemon=True).start()
                 if self.emulator.config.shared and self._flusher is None:
                     self._flusher = threading.Thread(
                         target=self._flush_loop, name="lf-emulator-stats", daemon=True
@@ -149,45 +119,6 @@ class EmulatorApp:
                     return spec
         return None
 
-    def authenticate(self, scope: Scope, headers: dict[str, str], body: bytes) -> str:
-        """The auth mode that let the request in, or :class:`_AuthFailure`."""
-        emu = self.emulator
-        authorization = headers.get("authorization")
-        token = headers.get("x-auth-token")
-        if authorization and authorization.split(" ", 1)[0] == ALGORITHM:
-            raw_path = scope.get("raw_path") or scope["path"].encode("utf-8")
-            try:
-                key = verify_request(
-                    method=scope["method"],
-                    raw_path=raw_path.decode("latin-1"),
-                    raw_query=scope.get("query_string", b"").decode("latin-1"),
-                    headers=headers,
-                    body=body,
-                    lookup=emu.signing_key,
-                    max_skew_seconds=emu.config.clock_skew,
-                )
-            except SignatureError as exc:
-                raise _AuthFailure(
-                    403, exc.reason, f"Incorrect IAM authentication information: {exc.message}"
-                ) from None
-            return "aksk_temporary" if key.security_token else "aksk"
-        if token:
-            if hmac.compare_digest(token.encode(), emu.config.token.encode()):
-                return "token"
-            result = tokens.check(
-                emu.store.token_secret, token, project_id=emu.config.project_id, now_ms=now_ms()
-            )
-            if result is tokens.TokenCheck.VALID:
-                return "iam_token"
-            if result is tokens.TokenCheck.EXPIRED:
-                raise _AuthFailure(401, "token_expired", "the token has expired")
-            raise _AuthFailure(403, "invalid_token", "X-Auth-Token is invalid in the request")
-        if authorization:
-            raise _AuthFailure(
-                401, "unsupported_authorization", f"Authorization scheme not supported (use {ALGORITHM})"
-            )
-        raise _AuthFailure(401, "missing_credentials", "no X-Auth-Token and no AK/SK signature")
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
@@ -215,32 +146,15 @@ class EmulatorApp:
         await self._handle(scope, receive, send, send_with_id, kind)
 
     async def _handle(self, scope: Scope, receive: Receive, raw_send: Send, send: Send, kind: str) -> None:
-        method: str = scope["method"]
-        fault = None if kind == "console" else self.take_fault(method, scope["path"])
+        fault = None if kind == "console" else self.take_fault(scope["method"], scope["path"])
         if fault is not None:
             self.emulator.stats.add("faults_injected")
             if not fault["after_processing"]:
-                if fault["delay"]:
-                    await asyncio.sleep(fault["delay"])
-                if fault["drop"]:
-                    await _drop(raw_send)
-                    return
-                if fault["status"] is not None:
-                    await _send_fault(send, fault)
+                if await _answer_fault(fault, raw_send, send):
                     return
                 fault = None  # a delay only: now answer normally
-        body = await _read_body(receive)
-        if kind == "api":
-            try:
-                mode = self.authenticate(scope, _headers(scope), body)
-            except _AuthFailure as failure:
-                self.emulator.stats.add("auth_failures", f"authfail:{failure.reason}")
-                await _send_auth_failure(send, failure)
-                return
-            self.emulator.stats.add(f"auth:{mode}")
-        replay = _replay(body, receive)
         if fault is None:
-            await self._run_app(scope, replay, send)
+            await self._run_app(scope, receive, send)
             return
         # after_processing: the request takes effect, then the client sees the fault
         captured: list[Message] = []
@@ -248,14 +162,8 @@ class EmulatorApp:
         async def capture(message: Message) -> None:
             captured.append(message)
 
-        await self._run_app(scope, replay, capture)
-        if fault["delay"]:
-            await asyncio.sleep(fault["delay"])
-        if fault["drop"]:
-            await _drop(raw_send)
-        elif fault["status"] is not None:
-            await _send_fault(send, fault)
-        else:
+        await self._run_app(scope, receive, capture)
+        if not await _answer_fault(fault, raw_send, send):
             for message in captured:
                 await send(message)
 
@@ -277,63 +185,62 @@ class EmulatorApp:
 
 def _build_fastapi(emu: Emulator) -> FastAPI:
     app = FastAPI(title="LakeFormation emulator", openapi_url=None, docs_url=None, redoc_url=None)
-    app.include_router(build_api(emu))
-    app.add_api_route("/v3/auth/tokens", iam_handler(emu), methods=["POST"], name="iam_tokens")
-    app.include_router(build_admin(emu))
-
-    @app.exception_handler(ApiError)
-    async def _api_error(request: Request, exc: ApiError) -> Response:
-        return json_response(exc.status, exc.body(), headers=exc.headers or None)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        if exc.status_code == 404:
-            err = ApiError(
-                404,
-                "response status exception, code: 404, reason: "
-                f"no API at {request.method} {request.url.path}",
-                solution_msg="Check the URL.",
-            )
-        else:
-            err = ApiError(exc.status_code, f"{exc.detail} ({request.method} {request.url.path})")
-        return json_response(err.status, err.body())
-
-    @app.exception_handler(RequestValidationError)
-    async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
-        problems = "; ".join(".".join(str(p) for p in e["loc"]) + ": " + e["msg"] for e in exc.errors())
-        return json_response(400, bad_request(problems).body())
-
-    @app.exception_handler(Exception)
-    async def _internal(request: Request, exc: Exception) -> Response:
-        log.error("emulator error on %s %s", request.method, request.url.path, exc_info=exc)
-        return json_response(500, error_body(500, "common.00000500", "internal error"))
-
+    app.state.emulator = emu
+    for router in (jobs_api.router, instances_api.router, iam.router, admin.router, admin.writes):
+        app.include_router(router)
+    app.include_router(console_api.router)
+    app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _internal)
     return app
 
 
-async def _read_body(receive: Receive) -> bytes:
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
+async def _api_error(request: Request, exc: ApiError) -> Response:
+    return json_response(exc.status, exc.body(), headers=exc.headers or None)
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
-    sent = False
+async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    """No such route (404) or method (405). On the API paths the gateway authenticates first, so
+    a client without valid credentials learns nothing about which paths exist."""
+    if _classify(request.url.path) == "api":
+        emu: Emulator = request.app.state.emulator
+        try:
+            check_identity(emu, request_headers(request))
+        except AuthFailure as failure:
+            return await _api_error(request, refuse(emu, failure))
+    if exc.status_code == 404:
+        err = ApiError(
+            404,
+            f"response status exception, code: 404, reason: no API at {request.method} {request.url.path}",
+            solution_msg="Check the URL.",
+        )
+    else:
+        err = ApiError(exc.status_code, f"{exc.detail} ({request.method} {request.url.path})")
+    return json_response(err.status, err.body())
 
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
 
-    return replay
+async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+    problems = "; ".join(".".join(str(p) for p in e["loc"]) + ": " + e["msg"] for e in exc.errors())
+    return json_response(400, bad_request(problems).body())
+
+
+async def _internal(request: Request, exc: Exception) -> Response:
+    log.error("emulator error on %s %s", request.method, request.url.path, exc_info=exc)
+    return json_response(500, error_body(500, "common.00000500", "internal error"))
+
+
+async def _answer_fault(fault: dict[str, Any], raw_send: Send, send: Send) -> bool:
+    """Wait the fault's delay, then drop or answer its status; False when it was a delay only."""
+    if fault["delay"]:
+        await asyncio.sleep(fault["delay"])
+    if fault["drop"]:
+        await _drop(raw_send)
+        return True
+    if fault["status"] is not None:
+        await _send_fault(send, fault)
+        return True
+    return False
 
 
 async def _send_json(
@@ -365,16 +272,6 @@ async def _send_fault(send: Send, fault: dict[str, Any]) -> None:
         "Retry the request later." if status >= 408 else None,
     )
     await _send_json(send, status, body, headers)
-
-
-async def _send_auth_failure(send: Send, failure: _AuthFailure) -> None:
-    if failure.status == 401:
-        body = error_body(
-            401, UNAUTHORIZED, UNAUTHORIZED_MSG, f"{failure.message}: authenticate and send again."
-        )
-    else:
-        body = error_body(403, "403", failure.message)
-    await _send_json(send, failure.status, body)
 
 
 async def _drop(raw_send: Send) -> None:

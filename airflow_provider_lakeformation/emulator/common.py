@@ -7,23 +7,27 @@ import hashlib
 import hmac
 import json
 import time
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Depends, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 
-from airflow_provider_lakeformation.models.status import JobStatus
-
 from .config import EmulatorConfig
-from .errors import bad_request
+from .errors import ApiError, bad_request
+from .schema import problems
 from .signing import SigningKey
 from .stats import Stats
+from .status import Status
 from .store import Store
 
 JSON_HEADERS = [(b"content-type", b"application/json")]
 MAX_PAGE_OFFSET = 1000
 MAX_PAGE_LIMIT = 1000
+#: Largest request body read (a job spec is a few kB): larger bodies get 413 unread.
+MAX_BODY_BYTES = 1024 * 1024
+#: Deepest JSON nesting accepted in a request body (a job spec nests 5 levels).
+MAX_JSON_DEPTH = 32
 
 
 def now_ms() -> int:
@@ -82,32 +86,90 @@ class Emulator:
 # ------------------------------------------------------------------------------ request helpers
 
 
+def emulator_of(request: Request) -> Emulator:
+    """The emulator behind this app (a FastAPI dependency)."""
+    emu: Emulator = request.app.state.emulator
+    return emu
+
+
+#: A route parameter receiving the emulator: ``emu: Emu``.
+Emu = Annotated[Emulator, Depends(emulator_of)]
+
+
 def validation_problems(what: str, exc: ValidationError) -> str:
-    """``invalid job: field.path: rule; ...`` (the provider's own wording, no input values).
-
-    Imported here: the exceptions module imports Airflow (~1.5 s), which the emulator otherwise
-    does not need; :func:`warm_up` loads it in the background at start-up.
-    """
-    from airflow_provider_lakeformation.exceptions import LakeFormationSpecError
-
-    return str(LakeFormationSpecError.from_validation_error(what, exc))
+    """``invalid job: field.path: rule; ...`` (no input values)."""
+    return f"invalid {what}: " + "; ".join(problems(exc))
 
 
-def warm_up() -> None:
-    with contextlib.suppress(Exception):
-        import airflow_provider_lakeformation.exceptions  # noqa: F401
+def too_large() -> ApiError:
+    return ApiError(
+        413,
+        f"request entity too large: the body exceeds {MAX_BODY_BYTES} bytes",
+        solution_msg="Send a smaller body.",
+    )
+
+
+async def body_bytes(request: Request) -> bytes:
+    """The request body, read at most once and at most :data:`MAX_BODY_BYTES` long (else 413)."""
+    cached = getattr(request.state, "raw_body", None)
+    if cached is not None:
+        return bytes(cached)
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise too_large()
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise too_large()
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    request.state.raw_body = body
+    return body
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def json_depth(value: Any) -> int:
+    """Nesting depth of parsed JSON, computed without recursion."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, depth)
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def parse_json(raw: bytes) -> Any:
+    """Parse a request body: ValueError (with a reason fit for a 400) for anything but plain JSON
+    nested at most :data:`MAX_JSON_DEPTH` deep (NaN and Infinity are not JSON)."""
+    if not raw.strip():
+        raise ValueError("the request body is empty: a JSON object is expected")
+    try:
+        data = json.loads(raw, parse_constant=_no_constants)
+    except RecursionError:
+        raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        where = getattr(exc, "pos", None)
+        detail = f" at position {where}" if where is not None else f": {exc}"
+        raise ValueError(f"malformed JSON body ({type(exc).__name__}{detail})") from None
+    if json_depth(data) > MAX_JSON_DEPTH:
+        raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    return data
 
 
 async def json_body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if not raw.strip():
-        raise bad_request("the request body is empty: a JSON object is expected")
+    """The body as a JSON object, or a 400 saying why not (413 when too large)."""
     try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise bad_request(
-            f"malformed JSON body ({type(exc).__name__} at position {getattr(exc, 'pos', '?')})"
-        ) from None
+        data = parse_json(await body_bytes(request))
+    except ValueError as exc:
+        raise bad_request(str(exc)) from None
     if not isinstance(data, dict):
         raise bad_request("the request body must be a JSON object")
     return data
@@ -117,20 +179,19 @@ def int_param(request: Request, name: str, default: int, low: int, high: int) ->
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise bad_request(f"{name}: must be an integer from {low} to {high}") from None
+    if not raw.isascii() or not raw.lstrip("-").isdigit() or len(raw) > 12:
+        raise bad_request(f"{name}: must be an integer from {low} to {high}")
+    value = int(raw)
     if not low <= value <= high:
         raise bad_request(f"{name}: must be an integer from {low} to {high}")
     return value
 
 
-def status_param(request: Request) -> JobStatus | None:
+def status_param(request: Request) -> Status | None:
     raw = request.query_params.get("status")
     if not raw:
         return None
     try:
-        return JobStatus(raw.strip().upper())
+        return Status(raw.strip().upper())
     except ValueError:
-        raise bad_request(f"status: must be one of {', '.join(s.value for s in JobStatus)}") from None
+        raise bad_request(f"status: must be one of {', '.join(s.value for s in Status)}") from None

@@ -4,19 +4,24 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from airflow_provider_lakeformation.models.status import JobStatus
+from .status import OUTCOMES, Status
 
 #: Environment variable that carries a JSON config to uvicorn worker processes.
 CONFIG_ENV = "LF_EMULATOR_CONFIG_JSON"
 
-#: Job outcomes a run may end in (besides STOPPED, which only a stop call produces).
-OUTCOMES: frozenset[str] = frozenset(
-    {JobStatus.SUCCESS.value, JobStatus.FAILED.value, JobStatus.PARTIAL_SUCCESS.value}
-)
+#: Largest value of each duration setting, in seconds (a day; a year for token lifetimes).
+MAX_SECONDS: dict[str, float] = {
+    "submit_seconds": 86400.0,
+    "run_seconds": 86400.0,
+    "stop_seconds": 86400.0,
+    "clock_skew": 86400.0,
+    "token_ttl": 366 * 86400.0,
+}
 STATUS_SHAPES: frozenset[str] = frozenset({"string", "object"})
 
 #: Fields that may be changed at run time with ``PATCH /_emulator/config``.
@@ -75,7 +80,7 @@ class EmulatorConfig:
     run_seconds: float = 2.0
     #: Seconds between a stop call (202) and the job showing STOPPED.
     stop_seconds: float = 0.0
-    default_outcome: str = JobStatus.SUCCESS.value
+    default_outcome: str = Status.SUCCESS.value
     #: "string" -> "status": "RUNNING"; "object" -> "status": {"status": "RUNNING"}.
     status_shape: str = "string"
     #: Lifetime in seconds of IAM tokens issued by POST /v3/auth/tokens.
@@ -93,13 +98,16 @@ class EmulatorConfig:
 
     def validate(self) -> None:
         """Raise ``ValueError`` for a setting out of range."""
-        for name in ("submit_seconds", "run_seconds", "stop_seconds"):
-            if float(getattr(self, name)) < 0:
-                raise ValueError(f"{name} must not be negative")
+        for name, high in MAX_SECONDS.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise ValueError(f"{name} must be a finite number of seconds")
+            if not 0 <= value <= high:
+                raise ValueError(f"{name} must be between 0 and {high:.0f} seconds")
         if self.token_ttl <= 0:
             raise ValueError("token_ttl must be positive")
-        if self.clock_skew < 0:
-            raise ValueError("clock_skew must not be negative")
+        if not isinstance(self.allow_modify_running, bool):
+            raise ValueError("allow_modify_running must be true or false")
         self.default_outcome = str(self.default_outcome).upper()
         if self.default_outcome not in OUTCOMES:
             raise ValueError(f"default_outcome must be one of {sorted(OUTCOMES)}")

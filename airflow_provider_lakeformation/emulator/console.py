@@ -10,7 +10,8 @@ from typing import Any
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em;color:#222}
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}
-pre{background:#f6f6f6;padding:1em;overflow:auto}
+pre{background:#f6f6f6;padding:1em;white-space:pre-wrap;overflow-wrap:anywhere}
+tr.selected td{background:#fff3c4;font-weight:bold}.notice{background:#fce8e6;padding:.5em 1em}
 .SUCCESS{color:#137333}.FAILED{color:#c5221f}.PARTIAL_SUCCESS{color:#b06000}
 .RUNNING,.SUBMITTED{color:#1a73e8}.STOPPED{color:#5f6368}
 """
@@ -40,16 +41,23 @@ def _page(title: str, body: str, *, refresh: bool = False) -> str:
     )
 
 
-def job_page(job: dict[str, Any], history: list[dict[str, Any]], log: str, *, in_progress: bool) -> str:
-    rows = "".join(
-        f"<tr><td>{escape(str(run.get('run_number', '')))}</td><td>{_status(run.get('status'))}</td>"
-        f"<td>{_time(run.get('start_time'))}</td><td>{_time(run.get('end_time'))}</td>"
-        f"<td>{escape(str(run.get('mode', '')))}</td></tr>"
-        for run in history
-    )
-    params = escape(json.dumps(job.get("parameter", {}), indent=2))
-    body = (
-        f"<h1>Job {escape(str(job.get('name')))}</h1>"
+def _history_rows(history: list[dict[str, Any]], selected: str | None) -> str:
+    rows = []
+    for run in history:
+        chosen = selected is not None and run.get("run_id") == selected
+        attrs = ' class="selected" aria-current="true"' if chosen else ""
+        rows.append(
+            f'<tr{attrs} id="run-{escape(str(run.get("run_id", "")))}">'
+            f"<td>{escape(str(run.get('run_number', '')))}</td><td>{_status(run.get('status'))}</td>"
+            f"<td>{_time(run.get('start_time'))}</td><td>{_time(run.get('end_time'))}</td>"
+            f"<td>{escape(str(run.get('mode') or ''))}</td>"
+            f"<td>{escape(str(run.get('run_id', '')))}</td></tr>"
+        )
+    return "".join(rows)
+
+
+def _job_table(job: dict[str, Any]) -> str:
+    return (
         "<table>"
         f"<tr><th>ID</th><td>{escape(str(job.get('id')))}</td></tr>"
         f"<tr><th>Type</th><td>{escape(str(job.get('type')))}</td></tr>"
@@ -59,9 +67,32 @@ def job_page(job: dict[str, Any], history: list[dict[str, Any]], log: str, *, in
         f"<tr><th>Last start</th><td>{_time(job.get('start_time'))}</td></tr>"
         f"<tr><th>Last end</th><td>{_time(job.get('end_time'))}</td></tr>"
         "</table>"
-        f"<h2>History</h2><table><tr><th>Run</th><th>Status</th><th>Start</th><th>End</th><th>Mode</th></tr>"
-        f"{rows}</table>"
-        f"<h2>Log (latest run)</h2><pre>{escape(log) or '(no run yet)'}</pre>"
+    )
+
+
+def job_page(
+    job: dict[str, Any],
+    history: list[dict[str, Any]],
+    log: str,
+    *,
+    in_progress: bool,
+    selected: str | None = None,
+    missing_run: str | None = None,
+) -> str:
+    """The page of one job; ``selected`` (a run id) is highlighted and ``log`` is that run's."""
+    notice = (
+        f'<p class="notice">No run {escape(missing_run)} in this job\'s history: showing the latest run.</p>'
+        if missing_run
+        else ""
+    )
+    run_no = next((r.get("run_number") for r in history if r.get("run_id") == selected), None)
+    log_title = f"Log (run {escape(str(run_no))})" if run_no is not None else "Log"
+    params = escape(json.dumps(job.get("parameter", {}), indent=2))
+    body = (
+        f"<h1>Job {escape(str(job.get('name')))}</h1>{notice}{_job_table(job)}"
+        "<h2>History</h2><table><tr><th>Run</th><th>Status</th><th>Start</th><th>End</th>"
+        f"<th>Mode</th><th>Run ID</th></tr>{_history_rows(history, selected)}</table>"
+        f"<h2>{log_title}</h2><pre>{escape(log) or '(no run yet)'}</pre>"
         f"<h2>Parameters</h2><pre>{params}</pre>"
         '<p><a href="/console/jobs">all jobs</a></p>'
     )

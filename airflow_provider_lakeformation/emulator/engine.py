@@ -12,10 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from airflow_provider_lakeformation.models.jobs import PARAMETER_BLOCK_FOR_TYPE, JobType
-from airflow_provider_lakeformation.models.status import JobStatus
-
-from .config import OUTCOMES
+from .schema import BLOCK_FOR_TYPE
+from .status import OUTCOMES, Status
 
 MARKER_RE = re.compile(r"\[lf-emulator:([A-Za-z_]+)=([^\]]*)\]")
 MARKER_KEYS = ("outcome", "duration", "submit", "reason")
@@ -121,19 +119,19 @@ class RunRecord:
         return self.natural_end_ms
 
     @property
-    def final_status(self) -> JobStatus:
-        return JobStatus.STOPPED if self.stops_early else JobStatus(self.outcome)
+    def final_status(self) -> Status:
+        return Status.STOPPED if self.stops_early else Status(self.outcome)
 
-    def status_at(self, now_ms: int) -> JobStatus:
+    def status_at(self, now_ms: int) -> Status:
         if now_ms >= self.end_ms:
             return self.final_status
         if now_ms < self.submit_end_ms:
-            return JobStatus.SUBMITTED
-        return JobStatus.RUNNING
+            return Status.SUBMITTED
+        return Status.RUNNING
 
 
-def job_status(run: RunRecord | None, now_ms: int) -> JobStatus:
-    return JobStatus.CREATED if run is None else run.status_at(now_ms)
+def job_status(run: RunRecord | None, now_ms: int) -> Status:
+    return Status.CREATED if run is None else run.status_at(now_ms)
 
 
 # ------------------------------------------------------------------------------------------- wire
@@ -144,12 +142,19 @@ def ms_string(ms: int | None) -> str | None:
     return None if ms is None else str(ms)
 
 
-def status_value(status: JobStatus, shape: str) -> Any:
-    return {"status": status.value} if shape == "object" else status.value
+def status_value(status: Status | str, shape: str) -> Any:
+    text = status.value if isinstance(status, Status) else status
+    return {"status": text} if shape == "object" else text
 
 
-def job_to_wire(job: JobRecord, run: RunRecord | None, now_ms: int, shape: str) -> dict[str, Any]:
-    """The job object of create/get/modify/list (secrets never included, None fields left out)."""
+def job_to_wire(
+    job: JobRecord, run: RunRecord | None, now_ms: int, shape: str, reported: str | None = None
+) -> dict[str, Any]:
+    """The job object of create/get/modify/list (secrets never included, None fields left out).
+
+    ``reported`` replaces the status shown (``POST /_emulator/jobs/{id}/status``); the state
+    machine underneath carries on unchanged.
+    """
     status = job_status(run, now_ms)
     body: dict[str, Any] = {
         "id": job.id,
@@ -161,7 +166,7 @@ def job_to_wire(job: JobRecord, run: RunRecord | None, now_ms: int, shape: str) 
         "update_time": ms_string(job.update_ms),
         "start_time": ms_string(run.start_ms if run else None),
         "end_time": ms_string(run.end_ms if run is not None and status.is_terminal else None),
-        "status": status_value(status, shape),
+        "status": status_value(reported or status, shape),
     }
     return {k: v for k, v in body.items() if v is not None}
 
@@ -263,9 +268,9 @@ def log_events(run: RunRecord) -> list[tuple[int, str, str]]:
         events.append((at, "INFO", f"progress {pct}%: {block}: processed {done}/{total} objects"))
     end = run.natural_end_ms
     reason = run.reason or default_failure_reason(run.snapshot)
-    if run.outcome == JobStatus.SUCCESS.value:
+    if run.outcome == Status.SUCCESS.value:
         events.append((end, "INFO", f"{block}: processed {total}/{total} objects"))
-    elif run.outcome == JobStatus.FAILED.value:
+    elif run.outcome == Status.FAILED.value:
         events.append((end, "ERROR", f"{block}: job failed: {reason}"))
     else:
         failed = max(1, total // 5)
@@ -277,7 +282,7 @@ def log_events(run: RunRecord) -> list[tuple[int, str, str]]:
         stop_at = run.stop_effective_ms
         events = [e for e in events if e[0] < stop_at]
         events.append((run.stop_requested_ms, "WARN", f"run {run.run_no}: stop signal received"))
-        events.append((stop_at, "INFO", f"run {run.run_no} finished: {JobStatus.STOPPED.value}"))
+        events.append((stop_at, "INFO", f"run {run.run_no} finished: {Status.STOPPED.value}"))
         events.sort(key=lambda e: e[0])
     return events
 
@@ -292,7 +297,7 @@ def run_log(run: RunRecord | None, now_ms: int) -> str:
 
 def run_snapshot(job: JobRecord) -> dict[str, Any]:
     """What a run remembers of its job (the parameter block as it was when the run started)."""
-    block = PARAMETER_BLOCK_FOR_TYPE.get(JobType(job.type), "parameter")
+    block = BLOCK_FOR_TYPE.get(job.type, "parameter")
     return {
         "name": job.name,
         "type": job.type,

@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
-from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
 from typing import Any
 
-from fastapi import Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from . import tokens
-from .common import (
-    Emulator,
-    json_response,
-    now_ms,
-)
+from .common import Emu, Emulator, body_bytes, json_response, now_ms, parse_json
+
+router = APIRouter()
 
 
 def _iam_error(status: int, message: str) -> Response:
@@ -63,60 +59,58 @@ def _iam_identity(data: Any) -> tuple[str, str, str, dict[str, Any]]:
     )
 
 
-def iam_handler(emu: Emulator) -> Callable[[Request], Awaitable[Response]]:
-    async def iam_tokens(request: Request) -> Response:
-        try:
-            data = json.loads(await request.body())
-        except (ValueError, UnicodeDecodeError):
-            return _iam_error(400, "The request body is invalid: malformed JSON body")
-        try:
-            domain, user, password, project = _iam_identity(data)
-        except ValueError as exc:
-            return _iam_error(400, f"The request body is invalid: {exc}")
-        cfg = emu.config
-        ok = (
-            hmac.compare_digest(domain.encode(), cfg.domain_name.encode())
-            and hmac.compare_digest(user.encode(), cfg.iam_user.encode())
-            and hmac.compare_digest(password.encode(), cfg.iam_password.encode())
-        )
-        if not ok:
-            emu.stats.add("auth_failures", "authfail:iam_password")
-            return _iam_error(401, "The username or password is wrong.")
-        if (
-            project.get("id", cfg.project_id) != cfg.project_id
-            or project.get("name", cfg.region) != cfg.region
-        ):
-            return _iam_error(400, "The project in auth.scope does not exist in this account.")
-        stamp = now_ms()
-        issued = tokens.issue(
-            emu.store.token_secret,
-            user=user,
-            project_id=cfg.project_id,
-            now_ms=stamp,
-            ttl_ms=round(cfg.token_ttl * 1000),
-        )
-        emu.stats.add("iam_tokens_issued")
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f") + "Z"
 
-        def iso(ms: int) -> str:
-            return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f") + "Z"
 
-        domain_obj = {"id": hashlib.md5(cfg.domain_name.encode()).hexdigest(), "name": cfg.domain_name}
-        body = {
-            "token": {
-                "expires_at": iso(issued.expires_ms),
-                "issued_at": iso(issued.issued_ms),
-                "methods": ["password"],
-                "project": {"id": cfg.project_id, "name": cfg.region, "domain": domain_obj},
-                "user": {
-                    "id": hashlib.md5(cfg.iam_user.encode()).hexdigest(),
-                    "name": cfg.iam_user,
-                    "domain": domain_obj,
-                    "password_expires_at": "",
-                },
-                "roles": [{"id": "0", "name": "te_admin"}],
-                "catalog": [],
-            }
+def _token_body(emu: Emulator, issued: tokens.IssuedToken) -> dict[str, Any]:
+    cfg = emu.config
+    domain_obj = {"id": hashlib.md5(cfg.domain_name.encode()).hexdigest(), "name": cfg.domain_name}
+    return {
+        "token": {
+            "expires_at": _iso(issued.expires_ms),
+            "issued_at": _iso(issued.issued_ms),
+            "methods": ["password"],
+            "project": {"id": cfg.project_id, "name": cfg.region, "domain": domain_obj},
+            "user": {
+                "id": hashlib.md5(cfg.iam_user.encode()).hexdigest(),
+                "name": cfg.iam_user,
+                "domain": domain_obj,
+                "password_expires_at": "",
+            },
+            "roles": [{"id": "0", "name": "te_admin"}],
+            "catalog": [],
         }
-        return json_response(201, body, headers={"X-Subject-Token": issued.value})
+    }
 
-    return iam_tokens
+
+def _known_user(emu: Emulator, domain: str, user: str, password: str) -> bool:
+    cfg = emu.config
+    return (
+        hmac.compare_digest(domain.encode(), cfg.domain_name.encode())
+        and hmac.compare_digest(user.encode(), cfg.iam_user.encode())
+        and hmac.compare_digest(password.encode(), cfg.iam_password.encode())
+    )
+
+
+@router.post("/v3/auth/tokens", name="iam_tokens")
+async def iam_tokens(request: Request, emu: Emu) -> Response:
+    try:
+        domain, user, password, project = _iam_identity(parse_json(await body_bytes(request)))
+    except ValueError as exc:
+        return _iam_error(400, f"The request body is invalid: {exc}")
+    if not _known_user(emu, domain, user, password):
+        emu.stats.add("auth_failures", "authfail:iam_password")
+        return _iam_error(401, "The username or password is wrong.")
+    cfg = emu.config
+    if project.get("id", cfg.project_id) != cfg.project_id or project.get("name", cfg.region) != cfg.region:
+        return _iam_error(400, "The project in auth.scope does not exist in this account.")
+    issued = tokens.issue(
+        emu.store.token_secret,
+        user=user,
+        project_id=cfg.project_id,
+        now_ms=now_ms(),
+        ttl_ms=round(cfg.token_ttl * 1000),
+    )
+    emu.stats.add("iam_tokens_issued")
+    return json_response(201, _token_body(emu, issued), headers={"X-Subject-Token": issued.value})

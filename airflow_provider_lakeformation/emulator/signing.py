@@ -140,23 +140,16 @@ def compute_signature(secret_key: str, sdk_date: str, canonical: str) -> str:
     return hmac.new(secret_key.encode("utf-8"), to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-def verify_request(
-    *,
-    method: str,
-    raw_path: str,
-    raw_query: str,
-    headers: Mapping[str, str],
-    body: bytes,
-    lookup: Callable[[str], SigningKey | None],
-    max_skew_seconds: float,
-    now: datetime | None = None,
-) -> SigningKey:
-    """Check a received request; ``headers`` maps lower-case names to received values.
+@dataclass(frozen=True)
+class PendingSignature:
+    """What :func:`check_headers` accepted; the signature itself needs the body."""
 
-    Returns the key that signed it, or raises :class:`SignatureError`.
-    """
-    parsed = parse_authorization(headers.get("authorization", ""))
-    sdk_date = headers.get("x-sdk-date")
+    parsed: ParsedAuthorization
+    key: SigningKey
+    sdk_date: str
+
+
+def _check_date(sdk_date: str | None, max_skew_seconds: float, now: datetime | None) -> str:
     if not sdk_date:
         raise SignatureError("missing_date", "X-Sdk-Date header is required for AK/SK authentication")
     try:
@@ -170,6 +163,10 @@ def verify_request(
             "clock_skew",
             f"X-Sdk-Date is {skew:.0f}s away from the server time (limit {max_skew_seconds:.0f}s)",
         )
+    return sdk_date
+
+
+def _check_signed_headers(parsed: ParsedAuthorization, headers: Mapping[str, str]) -> None:
     for required in ("host", "x-sdk-date"):
         if required not in parsed.signed_headers:
             raise SignatureError("unsigned_header", f"header {required!r} must be signed")
@@ -178,17 +175,65 @@ def verify_request(
     missing = [name for name in parsed.signed_headers if name not in headers]
     if missing:
         raise SignatureError("missing_signed_header", f"signed headers absent from the request: {missing}")
-    key = lookup(parsed.access_key)
-    if key is None:
-        raise SignatureError("unknown_ak", "the access key is unknown")
-    presented = headers.get("x-security-token")
+
+
+def _check_security_token(key: SigningKey, presented: str | None) -> None:
     if key.security_token is not None:
         if presented is None or not hmac.compare_digest(presented.encode(), key.security_token.encode()):
             raise SignatureError("bad_security_token", "temporary credentials need a valid X-Security-Token")
     elif presented is not None:
         raise SignatureError("bad_security_token", "X-Security-Token sent with a permanent access key")
+
+
+def check_headers(
+    headers: Mapping[str, str],
+    lookup: Callable[[str], SigningKey | None],
+    max_skew_seconds: float,
+    now: datetime | None = None,
+) -> PendingSignature:
+    """Everything that can be checked before the body is read (``headers``: lower-case names)."""
+    parsed = parse_authorization(headers.get("authorization", ""))
+    sdk_date = _check_date(headers.get("x-sdk-date"), max_skew_seconds, now)
+    _check_signed_headers(parsed, headers)
+    key = lookup(parsed.access_key)
+    if key is None:
+        raise SignatureError("unknown_ak", "the access key is unknown")
+    _check_security_token(key, headers.get("x-security-token"))
+    return PendingSignature(parsed, key, sdk_date)
+
+
+def check_signature(
+    pending: PendingSignature,
+    *,
+    method: str,
+    raw_path: str,
+    raw_query: str,
+    headers: Mapping[str, str],
+    body: bytes,
+) -> SigningKey:
+    """Compare the signature with the one computed from what arrived; return the key."""
+    parsed = pending.parsed
     canonical = canonical_request(method, raw_path, raw_query, headers, parsed.signed_headers, body)
-    expected = compute_signature(key.secret_key, sdk_date, canonical)
+    expected = compute_signature(pending.key.secret_key, pending.sdk_date, canonical)
     if not hmac.compare_digest(expected, parsed.signature):
         raise SignatureError("bad_signature", "the request signature does not match")
-    return key
+    return pending.key
+
+
+def verify_request(
+    *,
+    method: str,
+    raw_path: str,
+    raw_query: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    lookup: Callable[[str], SigningKey | None],
+    max_skew_seconds: float,
+    now: datetime | None = None,
+) -> SigningKey:
+    """Check a received request in one go; returns the key that signed it or raises
+    :class:`SignatureError`."""
+    pending = check_headers(headers, lookup, max_skew_seconds, now)
+    return check_signature(
+        pending, method=method, raw_path=raw_path, raw_query=raw_query, headers=headers, body=body
+    )

@@ -55,6 +55,7 @@ CREATE TABLE IF NOT EXISTS faults (
     id INTEGER PRIMARY KEY AUTOINCREMENT, spec TEXT NOT NULL, remaining INTEGER
 );
 CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS reported_status (job_id TEXT PRIMARY KEY, status TEXT NOT NULL);
 """
 
 _JOB_COLUMNS = (
@@ -173,6 +174,7 @@ class Tx:
             raise NameTakenError(job.name) from None
 
     def delete_job(self, job_id: str) -> None:
+        self.conn.execute("DELETE FROM reported_status WHERE job_id = ?", (job_id,))
         self.conn.execute("DELETE FROM runs WHERE job_id = ?", (job_id,))
         self.conn.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
 
@@ -212,6 +214,19 @@ class Tx:
             "UPDATE runs SET stop_requested_ms = ?, stop_effective_ms = ? WHERE job_id = ? AND run_no = ?",
             (run.stop_requested_ms, run.stop_effective_ms, run.job_id, run.run_no),
         )
+
+    # statuses reported instead of the computed one (injected by tests)
+    def reported_statuses(self) -> dict[str, str]:
+        return {str(k): str(v) for k, v in self.conn.execute("SELECT job_id, status FROM reported_status")}
+
+    def set_reported_status(self, job_id: str, status: str | None) -> None:
+        """Report ``status`` for the job from now on (None: report the real status again)."""
+        if status is None:
+            self.conn.execute("DELETE FROM reported_status WHERE job_id = ?", (job_id,))
+        else:
+            self.conn.execute(
+                "INSERT OR REPLACE INTO reported_status (job_id, status) VALUES (?, ?)", (job_id, status)
+            )
 
     # faults
     def faults(self) -> list[tuple[int, dict[str, Any], int | None]]:
@@ -261,7 +276,7 @@ class Tx:
 
     def reset(self) -> None:
         """Forget jobs, runs, faults and counters (the token secret stays, so tokens stay valid)."""
-        for table in ("runs", "jobs", "faults", "counters"):
+        for table in ("runs", "jobs", "faults", "counters", "reported_status"):
             self.conn.execute(f"DELETE FROM {table}")
 
 

@@ -249,10 +249,10 @@ def test_create_accepts_documented_quirks(api: Api) -> None:
             ["parameter.metadata_migration_parameter.source_catalog: Field required"],
         ),
         (
-            lambda s: s["parameter"]["metadata_migration_parameter"].update(conflict_strategy="UPDATE"),
+            lambda s: s["parameter"]["metadata_migration_parameter"].update(conflict_strategy="INSERT"),
             ["parameter.metadata_migration_parameter.conflict_strategy"],
         ),
-        (lambda s: s.update(type="METADATA_DISCOVERY"), ["exactly parameter.metadata_discovery_parameter"]),
+        (lambda s: s.update(type="METADATA_DISCOVERY"), ["parameter.metadata_discovery_parameter: required"]),
         (lambda s: s.update(description="[lf-emulator:outcome=MAYBE]"), ["description: outcome marker"]),
     ],
 )
@@ -407,7 +407,7 @@ def test_modify_replaces_fields_and_checks_type_state_and_name(api: Api, emulato
         api.call("PUT", f"/lf-jobs/{job['id']}", json=wrong_block),
         400,
         "common.01000001",
-        "METADATA_MIGRATION job needs exactly parameter.metadata_migration_parameter",
+        "parameter.metadata_migration_parameter: required for a METADATA_MIGRATION job",
     )
     # type is not part of UpdateJobRequest
     assert_error(
@@ -1002,7 +1002,8 @@ def test_aksk_rejections_are_403(emulator: EmulatorServer) -> None:
 
     assert_error(tampered(other_body, body), 403, "403", "signature does not match")
     assert tampered(lambda p: None, body).status_code == 201
-    assert tampered(changed_signed_header).status_code == 200  # X-Project-Id was not signed here
+    # X-Project-Id was not signed here, but the gateway still holds it against the path's project
+    assert_error(tampered(changed_signed_header), 403, "403", "X-Project-Id does not match")
     assert emulator.stats()["auth_failures"] >= 10
 
 
