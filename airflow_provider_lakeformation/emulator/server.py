@@ -188,8 +188,10 @@ class EmulatorServer:
     def job_url(self, job_id: str) -> str:
         return f"{self.api_url}/lf-jobs/{job_id}"
 
-    def console_url(self, job_id: str) -> str:
-        return f"{self.url}/console/jobs/{job_id}"
+    def console_url(self, job_id: str, run: str | None = None) -> str:
+        """The console page of a job; ``run`` (a run id or a start time in epoch ms) picks one run."""
+        page = f"{self.url}/console/jobs/{quote(job_id, safe='')}"
+        return f"{page}?run={quote(run, safe='')}" if run else page
 
     # Airflow connection forms -------------------------------------------------------------------
 
@@ -295,6 +297,13 @@ class EmulatorServer:
     def configure(self, **changes: Any) -> dict[str, Any]:
         """Change run-time settings (``run_seconds``, ``status_shape``, ``token_ttl``...) until reset."""
         return dict(self._admin("PATCH", "/config", changes))
+
+    def report_status(self, job_id: str, status: str | None) -> dict[str, Any]:
+        """Make get/list answers show ``status`` for the job (any text, e.g. ``QUEUED``) until
+        cleared (``status=None``) or reset; the job's real state machine is unaffected."""
+        if status is None:
+            return dict(self._admin("DELETE", f"/jobs/{quote(job_id, safe='')}/status"))
+        return dict(self._admin("PUT", f"/jobs/{quote(job_id, safe='')}/status", {"status": status}))
 
     def info(self) -> dict[str, Any]:
         return dict(self._admin("GET", "/info"))
