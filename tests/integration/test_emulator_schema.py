@@ -271,7 +271,7 @@ def test_modify_applies_the_same_rules(
     update = {k: v for k, v in spec().items() if k != "type"}
     headers = {"X-Auth-Token": emulator.token}
     url = emulator.api_url + f"/lf-jobs/{job['id']}"
-    for change, fragment in [
+    changes: list[tuple[dict[str, Any], str]] = [
         ({"name": "x" * 256}, "name: String should have at most 255"),
         ({"type": "METADATA_MIGRATION"}, "type: Extra inputs are not permitted"),
         (
@@ -282,7 +282,8 @@ def test_modify_applies_the_same_rules(
             },
             "parameter.metadata_migration_parameter: required for a METADATA_MIGRATION job",
         ),
-    ]:
+    ]
+    for change, fragment in changes:
         response = requests.put(url, json={**update, **change}, headers=headers, timeout=10)
         assert response.status_code == 400, response.text
         assert fragment in response.json()["error_msg"]
