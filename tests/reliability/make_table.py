@@ -78,6 +78,22 @@ SECTIONS: dict[str, tuple[str, str, list[tuple[str, str]]]] = {
         "schedule values as int or string, missing instance ids) and random input.",
         [("examples", "examples")],
     ),
+    "emulator": (
+        "Emulator hardening",
+        "The emulator itself under client mistakes and hostile input: `name_pattern` matching without "
+        "backtracking, JSON nesting and number limits, admin input validated like API input, "
+        "authentication from the headers before any body byte is read, a 1 MiB body cap and admin writes "
+        "that need a JSON content type. Rows marked *CLI emulator process* run "
+        "`python -m airflow_provider_lakeformation.emulator` as a child process, so its peak RSS "
+        "(`VmHWM`) is its own.",
+        [
+            ("statuses", "statuses seen"),
+            ("seconds", "seconds"),
+            ("health_seconds", "health answered in (s)"),
+            ("mb_sent", "MB sent"),
+            ("rss_mb", "peak RSS MB"),
+        ],
+    ),
     "bad_input": (
         "Bad input",
         "Each invalid job spec goes through the model, `hook.create_job`, `LakeFormationCreateJobOperator` "
