@@ -133,17 +133,22 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def json_depth(value: Any) -> int:
-    """Nesting depth of parsed JSON, computed without recursion."""
-    deepest = 0
+def check_tree(value: Any) -> None:
+    """ValueError when parsed JSON nests deeper than :data:`MAX_JSON_DEPTH` or holds text that is
+    not UTF-8 (a lone surrogate escape such as ``"\\ud800"``); walked without recursion."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, (dict, list)):
-            deepest = max(deepest, depth)
-            children = item.values() if isinstance(item, dict) else item
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError("text must be valid UTF-8 (a lone surrogate escape is not)") from None
+        elif isinstance(item, (dict, list)):
+            if depth > MAX_JSON_DEPTH:
+                raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+            children = [*item.keys(), *item.values()] if isinstance(item, dict) else item
             stack.extend((child, depth + 1) for child in children)
-    return deepest
 
 
 def parse_json(raw: bytes) -> Any:
@@ -159,8 +164,7 @@ def parse_json(raw: bytes) -> Any:
         where = getattr(exc, "pos", None)
         detail = f" at position {where}" if where is not None else f": {exc}"
         raise ValueError(f"malformed JSON body ({type(exc).__name__}{detail})") from None
-    if json_depth(data) > MAX_JSON_DEPTH:
-        raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    check_tree(data)
     return data
 
 

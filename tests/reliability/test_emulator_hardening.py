@@ -235,6 +235,22 @@ def test_deeply_nested_json_is_a_400_on_every_json_endpoint(
     record.count(statuses=", ".join(map(str, statuses)))
 
 
+def test_lone_surrogate_escapes_are_a_400_on_every_json_endpoint(emulator: EmulatorServer, record: Row) -> None:
+    record(
+        CATEGORY,
+        'a lone surrogate escape ("\\ud800") in a JSON key or value on every JSON endpoint',
+        "400 (the text cannot be stored or echoed as UTF-8), never 500",
+    )
+    statuses = []
+    for method, url, headers in _json_endpoints(emulator):
+        for body in (b'{"name": "\\ud800abcd"}', b'{"\\udc00": 1}'):
+            response = requests.request(method, url, data=body, headers=headers, timeout=10)
+            statuses.append(response.status_code)
+            assert response.status_code == 400, (url, body, response.text)
+            assert "UTF-8" in response.text
+    record.count(statuses=f"{len(statuses)}x400")
+
+
 BAD_CONFIG: list[tuple[bytes, str]] = [
     (b'{"run_seconds": NaN}', "NaN is not JSON"),
     (b'{"token_ttl": Infinity}', "Infinity is not JSON"),
