@@ -235,7 +235,9 @@ def test_deeply_nested_json_is_a_400_on_every_json_endpoint(
     record.count(statuses=", ".join(map(str, statuses)))
 
 
-def test_lone_surrogate_escapes_are_a_400_on_every_json_endpoint(emulator: EmulatorServer, record: Row) -> None:
+def test_lone_surrogate_escapes_are_a_400_on_every_json_endpoint(
+    emulator: EmulatorServer, record: Row
+) -> None:
     record(
         CATEGORY,
         'a lone surrogate escape ("\\ud800") in a JSON key or value on every JSON endpoint',
