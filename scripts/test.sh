@@ -11,7 +11,7 @@ fi
 if ! "$VENV/bin/python" -c "import airflow_provider_lakeformation, pytest, fastapi" 2>/dev/null \
    || [ pyproject.toml -nt "$VENV/.installed" ]; then
   "$VENV/bin/python" -m pip install -q --upgrade pip
-  "$VENV/bin/python" -m pip install -q -e '.[test]'
+  "$VENV/bin/python" -m pip install -q -e '.[test,distributed]'
   touch "$VENV/.installed"
 fi
 export PATH="$PWD/$VENV/bin:$PATH"

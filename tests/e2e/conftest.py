@@ -218,6 +218,13 @@ class ProcessGroup:
         self.procs[name] = proc
         return proc
 
+    def kill(self, name: str, sig: signal.Signals = signal.SIGKILL) -> None:
+        """Send ``sig`` to the whole process group of ``name`` (a crash, with ``SIGKILL``) and reap it."""
+        proc = self.procs[name]
+        _signal_group(proc, sig)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=30)
+
     def log(self, name: str) -> str:
         path = self.log_dir / f"{name}.log"
         return path.read_text(errors="replace") if path.exists() else ""

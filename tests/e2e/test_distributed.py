@@ -1,0 +1,410 @@
+"""The provider on a distributed Airflow, all on one machine, every part real:
+
+PostgreSQL (metadata DB) and Redis (Celery broker) from ``scripts/services.sh``; ``airflow
+scheduler``, ``dag-processor``, ``api-server``, two ``airflow celery worker`` processes (CeleryExecutor)
+and two ``airflow triggerer`` processes; the emulator CLI as the LakeFormation service. The DAGs are
+in ``tests/e2e/dags_distributed``. Every scenario is checked through the REST API, the emulator's
+counters (``/_emulator/stats``: starts and stops per job) and the metadata DB (which triggerer holds
+which trigger).
+
+1. Fan-out and triggerer failover: ``n`` deferrable start tasks and ``n`` deferrable sensors (dynamic
+   task mapping) wait on ``n`` jobs; once every trigger is held, the triggerer holding most is
+   SIGKILLed and the other must take them all over. Every task succeeds on its first try (no event
+   lost), every job is started exactly once and never stopped.
+2. Worker loss mid-start: the Celery worker running a synchronous start task is SIGKILLed while the
+   task waits; the retry (on the other worker) reconnects to its run through the task state store
+   (``ResumableJobMixin``) instead of starting the job again.
+3. A deferred start task marked failed through the REST API: the trigger's ``on_kill`` stops the
+   job, once.
+
+Figures (takeover seconds, triggers per triggerer, throughput) are printed; docs/scaling.md quotes
+them. Run alone: ``bash scripts/test.sh tests/e2e/test_distributed.py -s``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from tests.e2e.conftest import (
+    REPO,
+    ProcessGroup,
+    airflow_cli,
+    airflow_env,
+    free_port,
+    job_status,
+    lakeformation_conn,
+    start_emulator_process,
+    wait_http,
+)
+from tests.e2e.test_real_scheduler import AirflowStack, _wait_for_dag
+
+psycopg2 = pytest.importorskip("psycopg2", reason="install the 'distributed' extra")
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.distributed, pytest.mark.timeout(900)]
+
+DAGS = Path(__file__).with_name("dags_distributed")
+SERVICES = REPO / "scripts" / "services.sh"
+FANOUT, SYNC_START, DEFERRED_START = "lf_dist_fanout", "lf_dist_sync_start", "lf_dist_deferred_start"
+TRIGGERERS = ("triggerer-1", "triggerer-2")
+WORKERS = ("worker-1", "worker-2")
+CORE = ("api-server", "scheduler", "dag-processor")
+FANOUT_N = 50
+FANOUT_JOB_SECONDS = 100
+#: Seconds without a heartbeat after which a triggerer counts as dead and loses its triggers.
+TRIGGERER_HEALTH_THRESHOLD = 10
+WAIT = 420.0  # generous: the machine may be slow and shared
+
+T = TypeVar("T")
+
+
+def poll(what: str, check: Callable[[], T | None], timeout: float = WAIT, every: float = 0.5) -> T:
+    """Call ``check`` until it returns something other than ``None``/``False``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result is not None and result is not False:
+            return result
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+# ------------------------------------------------------------------------------------ services
+
+
+@pytest.fixture(scope="module")
+def services() -> Iterator[dict[str, str]]:
+    """PostgreSQL and Redis on free ports (installed from Debian's packages if missing)."""
+    # Not under pytest's tmp dir (mode 700): as root, PostgreSQL runs as the `postgres` user.
+    base = tempfile.mkdtemp(prefix="lf-dist-services-")
+    os.chmod(base, 0o755)
+    try:
+        proc = subprocess.run(
+            ["bash", str(SERVICES), "start", base], capture_output=True, text=True, timeout=900, check=False
+        )
+        assert proc.returncode == 0, f"scripts/services.sh start failed:\n{proc.stdout}\n{proc.stderr}"
+        found = dict(
+            line.split("=", 1) for line in Path(base, "services.env").read_text().splitlines() if "=" in line
+        )
+        yield found
+    finally:
+        subprocess.run(["bash", str(SERVICES), "stop", base], timeout=60, check=False)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+# ------------------------------------------------------------------------------------ the stack
+
+
+@dataclass
+class DistStack(AirflowStack):
+    pg_url: str = ""
+    env: dict[str, str] = field(default_factory=dict)
+
+    def sql(self, query: str, *args: Any) -> list[tuple[Any, ...]]:
+        with psycopg2.connect(self.pg_url) as conn, conn.cursor() as cur:
+            cur.execute(query, args)
+            rows: list[tuple[Any, ...]] = cur.fetchall()
+        conn.close()
+        return rows
+
+    def triggers(self) -> list[tuple[str, str, int, str | None]]:
+        """``(dag_id, task_id, map_index, triggerer host)`` of every trigger a task waits on."""
+        rows = self.sql(
+            "SELECT ti.dag_id, ti.task_id, ti.map_index, j.hostname FROM trigger t "
+            "JOIN task_instance ti ON ti.trigger_id = t.id "
+            "LEFT JOIN job j ON j.id = t.triggerer_id"
+        )
+        return [(str(r[0]), str(r[1]), int(r[2]), r[3]) for r in rows]
+
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+        path = f"{self._run_path(dag_id, run_id)}/taskInstances"
+        body = self.call("GET", path, params={"limit": 1000}).json()
+        return list(body["task_instances"])
+
+    def wait_run(self, dag_id: str, run_id: str, timeout: float = WAIT) -> str:
+        def ended() -> str | None:
+            state = self.run_state(dag_id, run_id)
+            return state if state in ("success", "failed") else None
+
+        return poll(f"run {run_id} of {dag_id} to end", ended, timeout=timeout, every=1.0)
+
+    def diagnostics(self) -> str:
+        names = (*CORE, *TRIGGERERS, *WORKERS, "emulator")
+        return "\n".join(f"--- {name}\n{self.group.log(name)[-2500:]}" for name in names)
+
+
+def _cluster_env(home: Path, services: dict[str, str], api_port: int) -> dict[str, str]:
+    pg = services["PG_URL"].replace("postgresql://", "postgresql+psycopg2://", 1)
+    return airflow_env(
+        home,
+        None,  # the LakeFormation connection lives in the metadata DB
+        AIRFLOW__CORE__DAGS_FOLDER=str(DAGS),
+        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=pg,
+        AIRFLOW__CORE__EXECUTOR="CeleryExecutor",
+        AIRFLOW__CELERY__BROKER_URL=services["REDIS_URL"],
+        AIRFLOW__CELERY__RESULT_BACKEND="db+" + services["PG_URL"],
+        AIRFLOW__CELERY__WORKER_CONCURRENCY="8",
+        AIRFLOW__CORE__PARALLELISM="64",
+        AIRFLOW__CORE__MAX_ACTIVE_TASKS_PER_DAG="64",
+        AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION="False",
+        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="True",
+        AIRFLOW__CORE__HOSTNAME_CALLABLE="tests.e2e.dist_hostname.hostname",
+        AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"http://127.0.0.1:{api_port}/execution/",
+        AIRFLOW__API__HOST="127.0.0.1",
+        AIRFLOW__API__PORT=str(api_port),
+        AIRFLOW__API__WORKERS="1",
+        AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC="1",
+        # A task whose worker died is failed (and retried) after 20 s without a heartbeat.
+        AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT="20",
+        AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL="3",
+        # Triggerer HA: heartbeat every 2 s, dead after 10 s; claim at most 10 triggers per loop so
+        # both triggerers get a share.
+        AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC="2",
+        AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD=str(TRIGGERER_HEALTH_THRESHOLD),
+        AIRFLOW__TRIGGERER__MAX_TRIGGER_TO_SELECT_PER_LOOP="10",
+        AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="10",
+        PYTHONPATH=str(REPO),
+    )
+
+
+def _airflow(env: dict[str, str], *args: str, timeout: float = 600) -> None:
+    proc = subprocess.run(
+        airflow_cli(*args), env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    assert proc.returncode == 0, (
+        f"airflow {' '.join(args[:2])} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    )
+
+
+def _start_components(group: ProcessGroup, env: dict[str, str]) -> None:
+    for name in CORE:
+        group.start(name, airflow_cli(name), env)
+    for name in TRIGGERERS:
+        own = {**env, "LF_E2E_HOSTNAME": name, "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port())}
+        group.start(name, airflow_cli("triggerer"), own)
+    for name in WORKERS:
+        own = {**env, "LF_E2E_HOSTNAME": name, "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port())}
+        group.start(name, airflow_cli("celery", "worker", "--celery-hostname", f"{name}@%h"), own)
+
+
+@pytest.fixture(scope="module")
+def dist(services: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[DistStack]:
+    base = tmp_path_factory.mktemp("distributed")
+    home = base / "airflow_home"
+    home.mkdir()
+    (home / "airflow.cfg").write_text("[core]\nload_examples = False\n")
+    group = ProcessGroup(base)
+    started = time.monotonic()
+    try:
+        # Jobs run as long as their description says ([lf-emulator:duration=N]).
+        emulator = start_emulator_process(group, run_seconds=5.0, submit_seconds=0.5)
+        api_port = free_port()
+        env = _cluster_env(home, services, api_port)
+        _airflow(env, "db", "migrate")
+        _airflow(
+            env,
+            "connections",
+            "add",
+            "lakeformation_default",
+            "--conn-json",
+            lakeformation_conn(emulator.url),
+        )
+        _start_components(group, env)
+        stack = DistStack(
+            api=f"http://127.0.0.1:{api_port}",
+            home=home,
+            emulator=emulator,
+            group=group,
+            pg_url=services["PG_URL"],
+            env=env,
+        )
+        try:
+            wait_http(f"{stack.api}/api/v2/version", timeout=180, proc=group.procs["api-server"])
+            token = stack.call("GET", "/auth/token").json()["access_token"]
+            stack.http.headers["Authorization"] = f"Bearer {token}"
+            for dag_id in (FANOUT, SYNC_START, DEFERRED_START):
+                _wait_for_dag(stack, dag_id, timeout=180)
+            poll("two triggerers and two workers", lambda: _components_up(stack), timeout=180)
+        except Exception as exc:
+            raise AssertionError(
+                f"the distributed Airflow did not come up: {exc}\n{stack.diagnostics()}"
+            ) from exc
+        print(f"\ndistributed stack up in {time.monotonic() - started:.1f}s")
+        yield stack
+    finally:
+        group.close()
+
+
+def _components_up(stack: DistStack) -> bool:
+    rows = stack.sql(
+        "SELECT hostname FROM job WHERE job_type = 'TriggererJob' AND end_date IS NULL "
+        "AND latest_heartbeat > now() - interval '10 seconds'"
+    )
+    workers = [name for name in WORKERS if "ready." in stack.group.log(name)]
+    return {r[0] for r in rows} >= set(TRIGGERERS) and len(workers) == len(WORKERS)
+
+
+def _job_ids(stack: DistStack, dag_id: str, run_id: str) -> list[str]:
+    ids = stack.xcom(dag_id, run_id, "create_jobs")
+    assert isinstance(ids, list), ids
+    return [str(i) for i in ids]
+
+
+# ------------------------------------------------------------------------------------ scenarios
+
+
+@dataclass
+class TriggerWatch:
+    """What the trigger table showed while a run waited."""
+
+    deferred: set[tuple[str, int]] = field(default_factory=set)  # (task_id, map_index) seen deferred
+    peak_by_host: Counter[str] = field(default_factory=Counter)  # most triggers a triggerer held at once
+
+    def observe(self, rows: list[tuple[str, str, int, str | None]], dag_id: str) -> Counter[str]:
+        mine = [r for r in rows if r[0] == dag_id]
+        self.deferred.update((task_id, map_index) for _, task_id, map_index, _ in mine)
+        held = Counter(host or "unassigned" for *_, host in mine)
+        for host, count in held.items():
+            self.peak_by_host[host] = max(self.peak_by_host[host], count)
+        return held
+
+
+def _fanout_until_all_deferred(stack: DistStack, run_id: str, watch: TriggerWatch) -> Counter[str]:
+    def all_held() -> Counter[str] | None:
+        held = watch.observe(stack.triggers(), FANOUT)
+        assigned = sum(count for host, count in held.items() if host in TRIGGERERS)
+        return held if assigned == 2 * FANOUT_N else None
+
+    try:
+        return poll(f"all {2 * FANOUT_N} triggers of {run_id} held by a triggerer", all_held, timeout=WAIT)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; seen deferred: {len(watch.deferred)}\n{stack.diagnostics()}") from exc
+
+
+def _kill_and_time_takeover(stack: DistStack, held: Counter[str], watch: TriggerWatch) -> tuple[str, float]:
+    """SIGKILL the triggerer holding most triggers; seconds until the other holds all of them."""
+    victim = max(TRIGGERERS, key=lambda host: held[host])
+    survivor = next(host for host in TRIGGERERS if host != victim)
+    killed_at = time.monotonic()
+    stack.group.kill(victim, signal.SIGKILL)
+
+    def taken_over() -> bool:
+        hosts = watch.observe(stack.triggers(), FANOUT)
+        return set(hosts) <= {survivor}
+
+    poll(f"{survivor} to take over the triggers of {victim}", taken_over, timeout=WAIT, every=0.25)
+    return victim, time.monotonic() - killed_at
+
+
+def test_fanout_with_triggerer_failover(dist: DistStack) -> None:
+    stats_before = dist.emulator.stats()
+    started = time.monotonic()
+    run_id = dist.trigger(FANOUT, {"n": FANOUT_N, "duration": FANOUT_JOB_SECONDS})
+    watch = TriggerWatch()
+    held = _fanout_until_all_deferred(dist, run_id, watch)
+    all_deferred_after = time.monotonic() - started
+    assert all(held[host] > 0 for host in TRIGGERERS), f"both triggerers should hold triggers: {held}"
+    victim, takeover = _kill_and_time_takeover(dist, held, watch)
+    state = dist.wait_run(FANOUT, run_id)
+    wall = time.monotonic() - started
+    tis = dist.task_instances(FANOUT, run_id)
+    print(
+        f"\nfan-out {FANOUT_N}+{FANOUT_N}: all deferred after {all_deferred_after:.1f}s, held {dict(held)}; "
+        f"killed {victim} (held {held[victim]}), survivor held all after {takeover:.1f}s "
+        f"(health threshold {TRIGGERER_HEALTH_THRESHOLD}s); run {state} in {wall:.1f}s, "
+        f"{len(tis)} task instances, {len(tis) / wall:.2f} tasks/s; peaks {dict(watch.peak_by_host)}"
+    )
+    assert state == "success", f"{Counter(ti['state'] for ti in tis)}\n{dist.diagnostics()}"
+    # No event lost: every mapped task deferred, resumed and succeeded on its first try.
+    expected = {(task, i) for task in ("start", "wait") for i in range(FANOUT_N)}
+    assert watch.deferred == expected
+    assert {
+        (ti["task_id"], ti["state"], ti["try_number"]) for ti in tis if ti["task_id"] != "create_jobs"
+    } == {
+        ("start", "success", 1),
+        ("wait", "success", 1),
+    }
+    job_ids = _job_ids(dist, FANOUT, run_id)
+    assert len(set(job_ids)) == FANOUT_N
+    stats = dist.emulator.stats()
+    # Every job started exactly once, stopped never, and finished SUCCESS.
+    assert {
+        j: stats["starts"].get(j, 0) - stats_before["starts"].get(j, 0) for j in job_ids
+    } == dict.fromkeys(job_ids, 1)
+    assert [j for j in job_ids if j in stats["stops"]] == []
+    assert {job_status(dist.emulator.job(j)) for j in job_ids} == {"SUCCESS"}
+
+
+def _worker_of(stack: DistStack, dag_id: str, run_id: str) -> str | None:
+    for ti in stack.task_instances(dag_id, run_id):
+        if ti["task_id"] == "start" and ti["state"] == "running" and ti.get("hostname") in WORKERS:
+            return str(ti["hostname"])
+    return None
+
+
+def test_worker_loss_mid_start_reconnects(dist: DistStack) -> None:
+    started = time.monotonic()
+    run_id = dist.trigger(SYNC_START, {"duration": 75})
+    worker = poll(
+        "the synchronous start task to run on a worker", lambda: _worker_of(dist, SYNC_START, run_id)
+    )
+    job_id = _job_ids(dist, SYNC_START, run_id)[0]
+    # Kill only once the job has been started (the task then waits on the worker).
+    poll(f"job {job_id} started", lambda: dist.emulator.stats()["starts"].get(job_id))
+    dist.group.kill(worker, signal.SIGKILL)
+    killed_at = time.monotonic()
+    state = dist.wait_run(SYNC_START, run_id)
+    ti = next(t for t in dist.task_instances(SYNC_START, run_id) if t["task_id"] == "start")
+    stats = dist.emulator.stats()
+    print(
+        f"\nworker loss: killed {worker}; retry ran on {ti['hostname']} (try {ti['try_number']}), "
+        f"run {state} "
+        f"{time.monotonic() - killed_at:.1f}s after the kill ({time.monotonic() - started:.1f}s in all); "
+        f"starts {stats['starts'].get(job_id)}, stops {stats['stops'].get(job_id, 0)}"
+    )
+    assert state == "success", dist.diagnostics()
+    assert ti["try_number"] == 2, ti
+    assert ti["hostname"] != worker
+    assert stats["starts"].get(job_id) == 1
+    assert job_id not in stats["stops"]
+    assert job_status(dist.emulator.job(job_id)) == "SUCCESS"
+    log = dist.task_log(SYNC_START, run_id, "start", try_number=2)
+    assert "reconnected to the run of LakeFormation job" in log, log[-3000:]
+
+
+def test_mark_deferred_start_failed_stops_job_once(dist: DistStack) -> None:
+    run_id = dist.trigger(DEFERRED_START, {"duration": 600})
+
+    def held() -> str | None:
+        rows = [r for r in dist.triggers() if r[0] == DEFERRED_START]
+        return rows[0][3] if rows and rows[0][3] in TRIGGERERS else None
+
+    host = poll("the deferred start's trigger to be held by a triggerer", held)
+    job_id = _job_ids(dist, DEFERRED_START, run_id)[0]
+    assert job_status(dist.emulator.job(job_id)) in ("SUBMITTED", "RUNNING")
+    marked_at = time.monotonic()
+    dist.call(
+        "PATCH", f"{dist._run_path(DEFERRED_START, run_id)}/taskInstances/start", json={"new_state": "failed"}
+    )
+    poll(f"job {job_id} STOPPED", lambda: job_status(dist.emulator.job(job_id)) == "STOPPED", every=0.25)
+    stopped_after = time.monotonic() - marked_at
+    poll("the trigger to be gone", lambda: not [r for r in dist.triggers() if r[0] == DEFERRED_START])
+    stats = dist.emulator.stats()
+    print(
+        f"\nmarked failed: job stopped {stopped_after:.1f}s later by the trigger on {host}; "
+        f"stops {stats['stops'].get(job_id)}, starts {stats['starts'].get(job_id)}"
+    )
+    assert dist.run_state(DEFERRED_START, run_id) == "failed"
+    assert stats["stops"].get(job_id) == 1
+    assert stats["starts"].get(job_id) == 1
