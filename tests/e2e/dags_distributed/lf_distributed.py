@@ -1,9 +1,10 @@
 """DAGs of the distributed end-to-end test (tests/e2e/test_distributed.py).
 
-* ``lf_dist_fanout``: one task creates ``params.n`` discovery jobs; ``start`` (deferrable start
-  operator) and ``wait`` (deferrable sensor) are mapped over the job ids and run side by side, so
-  each job has two triggers waiting on it (the sensor may poke before the start task has started
-  the job: a job not started yet keeps the sensor waiting).
+* ``lf_dist_fanout``: ``start`` (deferrable start operator) is mapped over ``params.n`` new jobs
+  that run ``params.duration`` seconds; ``wait`` (deferrable sensor) is mapped over ``params.n``
+  other new jobs that nothing in the DAG starts: the sensors wait until someone else starts them
+  (the test does, once it has killed a triggerer), so they stay deferred however slow the
+  machine is.
 * ``lf_dist_sync_start``: one synchronous start (waits on the worker), with a retry: the test kills
   the Celery worker running it and expects the retry to reconnect to the run, not to start again.
 * ``lf_dist_deferred_start``: one deferrable start of a long job, which the test marks failed
@@ -47,11 +48,11 @@ def job_spec(name: str, duration: int) -> dict[str, Any]:
 
 
 @task
-def create_jobs(n: int, duration: int, run_id: str) -> list[str]:
+def create_jobs(n: int, duration: int, run_id: str, prefix: str = "job") -> list[str]:
     """Create ``n`` jobs named after the run (so every run has its own jobs)."""
     hook = LakeFormationHook()
     tag = "".join(ch for ch in run_id if ch.isalnum())[-24:]
-    return [hook.create_job(job_spec(f"dist_{tag}_{i:03d}", duration)).id for i in range(int(n))]
+    return [hook.create_job(job_spec(f"{prefix}_{tag}_{i:03d}", duration)).id for i in range(int(n))]
 
 
 with DAG(
@@ -63,12 +64,17 @@ with DAG(
     max_active_tasks=64,
     tags=["e2e-distributed"],
 ):
-    ids = create_jobs(n="{{ params.n }}", duration="{{ params.duration }}", run_id="{{ run_id }}")
-    LakeFormationStartJobOperator.partial(task_id="start", deferrable=True, poll_interval=5).expand(
-        job_id=ids
+    started = create_jobs.override(task_id="create_started")(
+        n="{{ params.n }}", duration="{{ params.duration }}", run_id="{{ run_id }}", prefix="started"
     )
-    LakeFormationJobSensor.partial(task_id="wait", deferrable=True, poke_interval=5, timeout=900).expand(
-        job_id=ids
+    awaited = create_jobs.override(task_id="create_awaited")(
+        n="{{ params.n }}", duration="{{ params.duration }}", run_id="{{ run_id }}", prefix="awaited"
+    )
+    LakeFormationStartJobOperator.partial(task_id="start", deferrable=True, poll_interval=5).expand(
+        job_id=started
+    )
+    LakeFormationJobSensor.partial(task_id="wait", deferrable=True, poke_interval=5, timeout=1800).expand(
+        job_id=awaited
     )
 
 
