@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 import requests
 
@@ -219,9 +220,16 @@ class ProcessGroup:
         return proc
 
     def kill(self, name: str, sig: signal.Signals = signal.SIGKILL) -> None:
-        """Send ``sig`` to the whole process group of ``name`` (a crash, with ``SIGKILL``) and reap it."""
+        """Send ``sig`` to ``name``'s process group and to every descendant, also those in process
+        groups of their own (Airflow runs each task in one): with ``SIGKILL``, a lost machine."""
         proc = self.procs[name]
+        descendants: list[psutil.Process] = []
+        with contextlib.suppress(psutil.Error):
+            descendants = psutil.Process(proc.pid).children(recursive=True)
         _signal_group(proc, sig)
+        for child in descendants:
+            with contextlib.suppress(psutil.Error):
+                child.send_signal(sig)
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=30)
 

@@ -23,6 +23,7 @@ them. Run alone: ``bash scripts/test.sh tests/e2e/test_distributed.py -s``.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -36,6 +37,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+import requests
 
 from tests.e2e.conftest import (
     REPO,
@@ -70,14 +72,19 @@ T = TypeVar("T")
 
 
 def poll(what: str, check: Callable[[], T | None], timeout: float = WAIT, every: float = 0.5) -> T:
-    """Call ``check`` until it returns something other than ``None``/``False``."""
+    """Call ``check`` until it returns something other than ``None``/``False``. An HTTP call that
+    times out (a loaded machine) is tried again at the next round."""
     deadline = time.monotonic() + timeout
+    last: object = None
     while time.monotonic() < deadline:
-        result = check()
+        try:
+            result = check()
+        except requests.RequestException as exc:
+            last, result = exc, None
         if result is not None and result is not False:
             return result
         time.sleep(every)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last error: {last})")
 
 
 # ------------------------------------------------------------------------------------ services
@@ -128,9 +135,14 @@ class DistStack(AirflowStack):
         return [(str(r[0]), str(r[1]), int(r[2]), r[3]) for r in rows]
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+        """Every task instance of the run (mapped ones included), page by page."""
         path = f"{self._run_path(dag_id, run_id)}/taskInstances"
-        body = self.call("GET", path, params={"limit": 1000}).json()
-        return list(body["task_instances"])
+        found: list[dict[str, Any]] = []
+        while True:
+            body = self.call("GET", path, params={"limit": 100, "offset": len(found)}).json()
+            found.extend(body["task_instances"])
+            if not body["task_instances"] or len(found) >= int(body["total_entries"]):
+                return found
 
     def still_running(self, dag_id: str, run_id: str) -> None:
         """Fail at once (with the task states and the logs) if the run has already failed."""
@@ -172,7 +184,7 @@ def _cluster_env(home: Path, services: dict[str, str], api_port: int) -> dict[st
         AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"http://127.0.0.1:{api_port}/execution/",
         AIRFLOW__API__HOST="127.0.0.1",
         AIRFLOW__API__PORT=str(api_port),
-        AIRFLOW__API__WORKERS="2",
+        AIRFLOW__API__WORKERS="1",
         AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC="1",
         # A task whose worker died is failed (and retried) after 20 s without a heartbeat.
         AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT="20",
@@ -221,14 +233,6 @@ def dist(services: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> 
         api_port = free_port()
         env = _cluster_env(home, services, api_port)
         _airflow(env, "db", "migrate")
-        _airflow(
-            env,
-            "connections",
-            "add",
-            "lakeformation_default",
-            "--conn-json",
-            lakeformation_conn(emulator.url),
-        )
         _start_components(group, env)
         stack = DistStack(
             api=f"http://127.0.0.1:{api_port}",
@@ -242,6 +246,10 @@ def dist(services: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> 
             wait_http(f"{stack.api}/api/v2/version", timeout=180, proc=group.procs["api-server"])
             token = stack.call("GET", "/auth/token").json()["access_token"]
             stack.http.headers["Authorization"] = f"Bearer {token}"
+            # The LakeFormation connection lives in the metadata DB, as in production.
+            conn = {"connection_id": "lakeformation_default", **json.loads(lakeformation_conn(emulator.url))}
+            conn["extra"] = json.dumps(conn["extra"])
+            stack.call("POST", "/api/v2/connections", json=conn)
             for dag_id in (FANOUT, SYNC_START, DEFERRED_START):
                 _wait_for_dag(stack, dag_id, timeout=180)
             poll("two triggerers and two workers", lambda: _components_up(stack), timeout=180)
