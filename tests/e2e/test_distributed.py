@@ -64,8 +64,11 @@ WORKERS = ("worker-1", "worker-2")
 CORE = ("api-server", "scheduler", "dag-processor")
 FANOUT_N = 50
 FANOUT_JOB_SECONDS = 60
-#: Seconds without a heartbeat after which a triggerer counts as dead and loses its triggers.
-TRIGGERER_HEALTH_THRESHOLD = 10
+#: Seconds without a heartbeat after which a triggerer counts as dead and loses its triggers. Airflow's
+#: default (30 s): with 10 s, a heavily loaded machine (load average ~20 on 2 cores) once moved a live
+#: trigger between the two triggerers and Airflow cancelled it on the first one "by user action", so
+#: the trigger's on_kill stopped a running job (see docs/scaling.md, "A finding").
+TRIGGERER_HEALTH_THRESHOLD = 30
 WAIT = 420.0  # generous: the machine may be slow and shared
 
 T = TypeVar("T")
@@ -189,8 +192,8 @@ def _cluster_env(home: Path, services: dict[str, str], api_port: int) -> dict[st
         # A task whose worker died is failed (and retried) after 20 s without a heartbeat.
         AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT="20",
         AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL="3",
-        # Triggerer HA: heartbeat every 2 s, dead after 10 s; claim at most 10 triggers per loop so
-        # both triggerers get a share.
+        # Triggerer HA: heartbeat every 2 s, dead after TRIGGERER_HEALTH_THRESHOLD s; claim at most
+        # 10 triggers per loop so both triggerers get a share.
         AIRFLOW__TRIGGERER__JOB_HEARTBEAT_SEC="2",
         AIRFLOW__TRIGGERER__TRIGGERER_HEALTH_CHECK_THRESHOLD=str(TRIGGERER_HEALTH_THRESHOLD),
         AIRFLOW__TRIGGERER__MAX_TRIGGER_TO_SELECT_PER_LOOP="10",
