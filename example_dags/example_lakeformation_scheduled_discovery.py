@@ -2,8 +2,9 @@
 
 Every DAG run works on its own partition: the job name and the OBS path are built from the run's
 logical date (``{{ ds_nodash }}`` / ``{{ ds }}``), so runs for different days never touch each other's
-job, and re-running (or backfilling) a day updates and re-runs that day's job instead of creating a
-duplicate.
+job, and re-running, clearing or backfilling a day updates and re-runs that day's job instead of
+creating a duplicate. The per-day job is kept: its run history shows every run of that day, and a
+cleared start task always finds the job it starts.
 """
 
 from __future__ import annotations
@@ -15,11 +16,17 @@ from airflow.sdk import DAG
 
 from airflow_provider_lakeformation.operators.lakeformation import (
     LakeFormationCreateJobOperator,
-    LakeFormationDeleteJobOperator,
     LakeFormationStartJobOperator,
 )
 
 LAKEFORMATION_CONN_ID = "lakeformation_default"
+#: The first day to discover: with ``CATCHUP``, unpausing the DAG runs every day since then.
+START_DATE = datetime(2025, 1, 1, tzinfo=timezone.utc)
+CATCHUP = True
+#: Days the scheduler discovers at once (scheduled and catch-up runs; a backfill has its own limit).
+MAX_ACTIVE_RUNS = 3
+#: Seconds between two status reads of a running job (on the triggerer).
+POLL_INTERVAL = 30
 
 DAILY_DISCOVERY_JOB: dict[str, Any] = {
     "name": "daily_events_discovery_{{ ds_nodash }}",
@@ -46,13 +53,15 @@ DOC_MD = """
 Runs `@daily` from 2025-01-01 with `catchup=True`. For the run of logical date *D*:
 
 1. `create_daily_job` creates `daily_events_discovery_<D:YYYYMMDD>` for `obs://.../dt=<D>/`, or updates
-   it if it exists (`if_exists="update"`): re-running or backfilling a day is idempotent.
+   it if it exists (`if_exists="update"`): re-running or backfilling a day reuses that day's job.
 2. `run_daily_job` starts it and defers until it ends (no worker slot held while waiting).
-3. `delete_daily_job` removes the one-off job **after a successful run only** (default trigger rule
-   `all_success`). A failed job is **kept** so its log and parameters stay visible in the
-   LakeFormation console; clearing the failed run updates and re-runs that same job.
 
-`max_active_runs=3` bounds how many days a catch-up or backfill discovers at once.
+The job of each day is **kept**, successful or not: its log, parameters and run history stay visible in
+the LakeFormation console, and clearing `run_daily_job` alone re-runs that same job. To re-run a day
+with a changed spec, clear the whole run, so `create_daily_job` updates the job first.
+
+`max_active_runs=3` bounds how many days the scheduler (and a catch-up) discovers at once. A backfill
+has its own limit: `airflow backfill create ... --max-active-runs 3` (the REST API's default is 10).
 """
 
 with DAG(
@@ -60,9 +69,9 @@ with DAG(
     description="Daily LakeFormation discovery of one date partition (backfill safe)",
     doc_md=DOC_MD,
     schedule="@daily",
-    start_date=datetime(2025, 1, 1, tzinfo=timezone.utc),
-    catchup=True,
-    max_active_runs=3,
+    start_date=START_DATE,
+    catchup=CATCHUP,
+    max_active_runs=MAX_ACTIVE_RUNS,
     tags=["example", "lakeformation", "huaweicloud", "metadata-discovery", "scheduled"],
 ) as dag:
     create_job = LakeFormationCreateJobOperator(
@@ -78,15 +87,8 @@ with DAG(
         job_id=create_job.output,
         wait_for_completion=True,
         deferrable=True,
-        poll_interval=30,
+        poll_interval=POLL_INTERVAL,
         timeout=3 * 60 * 60,
     )
 
-    delete_job = LakeFormationDeleteJobOperator(
-        task_id="delete_daily_job",
-        lakeformation_conn_id=LAKEFORMATION_CONN_ID,
-        job_id=create_job.output,
-        ignore_missing=True,  # clearing this task after the job is gone still succeeds
-    )
-
-    create_job >> run_job >> delete_job
+    create_job >> run_job

@@ -75,6 +75,12 @@ _IF_EXISTS: tuple[str, ...] = ("fail", "reuse", "update")
 _NOT_RUNNING: frozenset[JobStatus] = frozenset(JobStatus) - IN_PROGRESS_STATUSES
 
 
+def _max_tries(context: Context) -> int | None:
+    """The task instance's ``max_tries``: the same for every retry, raised each time it is cleared."""
+    value = getattr(context.get("ti"), "max_tries", None)
+    return value if isinstance(value, int) else None
+
+
 def collect_secrets(value: Any) -> list[str]:
     """Values of ``password`` / ``access_key`` / ``secret_key`` anywhere in a job spec (dict, JSON
     string or model)."""
@@ -576,15 +582,24 @@ class LakeFormationStartJobOperator(ResumableJobMixin, LakeFormationJobWaitMixin
         return None, None
 
     def submit_job(self, context: Context) -> JsonValue:
-        """Start (or attach); the stored id is the job plus its run's start time."""
+        """Start (or attach); the stored id is the job, its run's start time and the task's
+        ``max_tries`` (which a clear raises, so a cleared task does not take this run for its own)."""
         run = self._start_or_attach()
-        return {"job_id": self.job_id, "start_time": run.start_time}
+        return {"job_id": self.job_id, "start_time": run.start_time, "max_tries": _max_tries(context)}
 
     def get_job_status(self, external_id: JsonValue, context: Context) -> str:
         """Status of the run a previous try stored: the job's current run if it is that run, else
         the run's entry in the job history; ``UNKNOWN`` (so: start again) if neither holds."""
         job_id, start_time = self._run_ref(external_id)
         if job_id != self.job_id:
+            return "UNKNOWN"
+        # A clear raises max_tries (a retry does not): the stored run is then an earlier request's.
+        # A value stored without the key (an older version) is judged by the run alone.
+        current = _max_tries(context)
+        if isinstance(external_id, dict) and external_id.get("max_tries", current) != current:
+            self.log.info(
+                "the task was cleared since it started LakeFormation job %s: starting it again", job_id
+            )
             return "UNKNOWN"
         job = self.hook.get_job(job_id)
         if start_time is None or job.start_time is None or str(job.start_time) == str(start_time):

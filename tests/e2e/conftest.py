@@ -163,6 +163,12 @@ class Emulator:
         resp.raise_for_status()
         return str(resp.json().get("log", ""))
 
+    def history(self, job_id: str) -> list[dict[str, Any]]:
+        """The job's runs, newest first (``run_id``, ``status``, ``start_time``/``end_time`` in epoch ms)."""
+        resp = self.api("GET", f"/lf-jobs/{job_id}/history", params={"limit": 100})
+        resp.raise_for_status()
+        return list(resp.json().get("jobs", []))
+
     def stats(self) -> dict[str, Any]:
         resp = requests.get(f"{self.url}/_emulator/stats", timeout=10)
         resp.raise_for_status()
@@ -208,8 +214,11 @@ class ProcessGroup:
         self.log_dir = log_dir
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
 
-    def start(self, name: str, cmd: list[str], env: Mapping[str, str]) -> subprocess.Popen[bytes]:
-        log = (self.log_dir / f"{name}.log").open("wb")
+    def start(
+        self, name: str, cmd: list[str], env: Mapping[str, str], *, append: bool = False
+    ) -> subprocess.Popen[bytes]:
+        """Start ``cmd`` as ``name`` (``append``: a restart that keeps the earlier log)."""
+        log = (self.log_dir / f"{name}.log").open("ab" if append else "wb")
         try:
             proc = subprocess.Popen(
                 cmd, env=dict(env), stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=REPO
@@ -236,6 +245,16 @@ class ProcessGroup:
     def log(self, name: str) -> str:
         path = self.log_dir / f"{name}.log"
         return path.read_text(errors="replace") if path.exists() else ""
+
+    def stop(self, name: str, grace: float = 30.0) -> None:
+        """Stop one process (its whole group): SIGTERM, then SIGKILL after ``grace`` seconds."""
+        proc = self.procs.pop(name)
+        _signal_group(proc, signal.SIGTERM)
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            _signal_group(proc, signal.SIGKILL)
+            proc.wait(timeout=5)
 
     def close(self, grace: float = 15.0) -> None:
         for proc in self.procs.values():

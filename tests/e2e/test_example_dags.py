@@ -44,8 +44,6 @@ class Case:
     deferrable: bool
     logical_date: str | None = None
     conf: dict[str, Any] | None = None
-    #: The DAG deletes its job after success (the scheduled example).
-    deletes_job: bool = False
 
 
 CASES: dict[str, Case] = {
@@ -79,7 +77,6 @@ CASES: dict[str, Case] = {
             start_task="run_daily_job",
             deferrable=True,
             logical_date="2025-03-04T00:00:00+00:00",
-            deletes_job=True,
         ),
     )
 }
@@ -171,15 +168,9 @@ def test_example_dag_succeeds(dag_id: str, example_runs: dict[str, Outcome], emu
     assert start_xcom["return_value"] == job_id
     assert (DEFERRED_MARK in outcome.output) is case.deferrable
 
-    if case.deletes_job:
-        # The scheduled example removes its per-day job after success.
-        assert start_xcom["job_status"] == "SUCCESS"
-        assert emulator.job(job_id) is None
-        assert emulator.jobs_named(case.job_type, case.job_name) == []
-    else:
-        jobs = emulator.jobs_named(case.job_type, case.job_name)
-        assert [job["id"] for job in jobs] == [job_id]
-        assert job_status(emulator.job(job_id)) == "SUCCESS"
+    jobs = emulator.jobs_named(case.job_type, case.job_name)
+    assert [job["id"] for job in jobs] == [job_id]
+    assert job_status(emulator.job(job_id)) == "SUCCESS"
 
 
 def test_discovery_report_task_prints_final_status(example_runs: dict[str, Outcome]) -> None:

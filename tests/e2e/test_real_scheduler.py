@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +51,8 @@ class AirflowStack:
     home: Path
     emulator: Emulator
     group: ProcessGroup
+    #: The environment the components run with (for ``airflow`` CLI calls against the same stack).
+    env: dict[str, str] = field(default_factory=dict)
     http: requests.Session = field(default_factory=requests.Session)
 
     def call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
@@ -113,59 +115,76 @@ class AirflowStack:
         return "\n".join(f"--- {name}\n{self.group.log(name)[-3000:]}" for name in (*COMPONENTS, "emulator"))
 
 
+def start_stack(
+    base: Path,
+    migrated_db: Path,
+    group: ProcessGroup,
+    *,
+    run_seconds: float = 12.0,
+    dags_folder: Path | None = None,
+    unpause: Sequence[str] = (DAG_ID,),
+) -> AirflowStack:
+    """The emulator and the Airflow components as subprocesses of ``group``; ``unpause`` DAGs are
+    waited for and unpaused (every other DAG stays paused)."""
+    home = new_airflow_home(base, migrated_db)
+    emulator = start_emulator_process(group, run_seconds=run_seconds, submit_seconds=0.5)
+    api_port = free_port()
+    api = f"http://127.0.0.1:{api_port}"
+    env = airflow_env(
+        home,
+        None,  # the LakeFormation connection lives in the metadata DB, as in production
+        AIRFLOW__CORE__EXECUTOR="LocalExecutor",
+        AIRFLOW__CORE__PARALLELISM="2",
+        AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION="True",
+        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="True",
+        AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"{api}/execution/",
+        AIRFLOW__API__HOST="127.0.0.1",
+        AIRFLOW__API__PORT=str(api_port),
+        AIRFLOW__API__WORKERS="1",
+        AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(free_port()),
+        AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT=str(free_port()),
+        AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC="1",
+        AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="10",
+    )
+    if dags_folder is not None:
+        env["AIRFLOW__CORE__DAGS_FOLDER"] = str(dags_folder)
+    add = subprocess.run(
+        airflow_cli(
+            "connections", "add", "lakeformation_default", "--conn-json", lakeformation_conn(emulator.url)
+        ),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert add.returncode == 0, add.stdout + add.stderr
+    started = time.monotonic()
+    for component in COMPONENTS:
+        group.start(component, airflow_cli(component), env)
+    stack = AirflowStack(api=api, home=home, emulator=emulator, group=group, env=env)
+    try:
+        wait_http(f"{api}/api/v2/version", timeout=120, proc=group.procs["api-server"])
+        token = stack.call("GET", "/auth/token").json()["access_token"]
+        stack.http.headers["Authorization"] = f"Bearer {token}"
+        for dag_id in unpause:
+            _wait_for_dag(stack, dag_id, timeout=120)
+            stack.call("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": False})
+    except Exception as exc:
+        raise AssertionError(f"Airflow did not come up: {exc}\n{stack.diagnostics()}") from exc
+    print(f"Airflow stack up in {time.monotonic() - started:.1f}s")
+    return stack
+
+
 @pytest.fixture(scope="module")
 def stack(migrated_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowStack]:
     base = tmp_path_factory.mktemp("real_scheduler")
-    home = new_airflow_home(base, migrated_db)
     group = ProcessGroup(base)
     try:
         # Jobs run 12 s: even on a slow machine the sensor's first poke (a few seconds after the start
-        # task) finds the job running, so it defers and is seen deferred for a while.
-        emulator = start_emulator_process(group, run_seconds=12.0, submit_seconds=0.5)
-        api_port = free_port()
-        api = f"http://127.0.0.1:{api_port}"
-        env = airflow_env(
-            home,
-            None,  # the LakeFormation connection lives in the metadata DB, as in production
-            AIRFLOW__CORE__EXECUTOR="LocalExecutor",
-            AIRFLOW__CORE__PARALLELISM="2",
-            AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION="True",
-            AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="True",
-            AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"{api}/execution/",
-            AIRFLOW__API__HOST="127.0.0.1",
-            AIRFLOW__API__PORT=str(api_port),
-            AIRFLOW__API__WORKERS="1",
-            AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(free_port()),
-            AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT=str(free_port()),
-            AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC="1",
-            AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="10",
-        )
-        add = subprocess.run(
-            airflow_cli(
-                "connections", "add", "lakeformation_default", "--conn-json", lakeformation_conn(emulator.url)
-            ),
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert add.returncode == 0, add.stdout + add.stderr
-        started = time.monotonic()
-        for component in COMPONENTS:
-            group.start(component, airflow_cli(component), env)
-        stack = AirflowStack(api=api, home=home, emulator=emulator, group=group)
-        try:
-            wait_http(f"{api}/api/v2/version", timeout=120, proc=group.procs["api-server"])
-            token = stack.call("GET", "/auth/token").json()["access_token"]
-            stack.http.headers["Authorization"] = f"Bearer {token}"
-            _wait_for_dag(stack, DAG_ID, timeout=120)
-            # Only this DAG is unpaused: the scheduled example (catchup=True) stays paused.
-            stack.call("PATCH", f"/api/v2/dags/{DAG_ID}", json={"is_paused": False})
-        except Exception as exc:
-            raise AssertionError(f"Airflow did not come up: {exc}\n{stack.diagnostics()}") from exc
-        print(f"Airflow stack up in {time.monotonic() - started:.1f}s")
-        yield stack
+        # task) finds the job running, so it defers and is seen deferred for a while. Only this DAG is
+        # unpaused: the scheduled example (catchup=True) stays paused.
+        yield start_stack(base, migrated_db, group, run_seconds=12.0, unpause=(DAG_ID,))
     finally:
         group.close()
 

@@ -30,6 +30,7 @@ from tests.integration.test_operators_support import (
     CONN_ID,
     POLL,
     FakeStateStore,
+    FakeTI,
     lf_conn,
     make_context,
     migration_spec,
@@ -313,6 +314,29 @@ def test_stored_run_of_someone_else_is_not_mine(emulator: EmulatorServer) -> Non
     op = _start_op(job_id)
     assert op.get_job_status(store.get("lakeformation_job_run"), make_context()) == "SUCCESS"
     wait_status(job_id, {JobStatus.SUCCESS})
+
+
+class _TryTI(FakeTI):
+    """A task instance with Airflow's ``max_tries``: constant across retries, raised by every clear."""
+
+    def __init__(self, max_tries: int) -> None:
+        super().__init__()
+        self.max_tries = max_tries
+
+
+def test_cleared_task_starts_the_job_again(emulator: EmulatorServer) -> None:
+    """A clear (backfill reprocessing, "Clear task") is a request to run again, not a retry: the run
+    stored by the earlier try must not stand in for this one. A retry after the clear still reconnects."""
+    job_id = new_job("cleared_task")
+    store = FakeStateStore()
+    assert _start_op(job_id).execute(make_context(store, ti=_TryTI(0))) == job_id
+    assert starts(emulator, job_id) == 1
+    context = make_context(store, ti=_TryTI(1))  # cleared: Airflow set max_tries = try_number + retries
+    assert _start_op(job_id).execute(context) == job_id
+    assert starts(emulator, job_id) == 2
+    assert xcoms(context)["job_status"] == "SUCCESS"
+    assert _start_op(job_id).execute(make_context(store, ti=_TryTI(1))) == job_id  # a retry: same max_tries
+    assert starts(emulator, job_id) == 2
 
 
 def test_on_kill_stops_the_run(emulator: EmulatorServer) -> None:
