@@ -44,6 +44,17 @@ STATE_KEY_PREFIX = "lakeformation_job_runs"
 MAX_BACKOFF_FACTOR = 10
 
 
+#: Default seconds between polls when neither the argument nor the config option gives one.
+DEFAULT_POLL_INTERVAL = 60.0
+
+
+def default_poll_interval() -> float:
+    """``[lakeformation] watcher_poll_interval`` (read where the trigger is built: the DAG file)."""
+    from airflow.providers.common.compat.sdk import conf
+
+    return float(conf.getfloat("lakeformation", "watcher_poll_interval", fallback=DEFAULT_POLL_INTERVAL))
+
+
 class StateStore(Protocol):
     """What the trigger needs of Airflow's asset state store accessor."""
 
@@ -85,7 +96,8 @@ class LakeFormationJobRunTrigger(BaseEventTrigger):
     :param lakeformation_conn_id: Airflow connection of type ``lakeformation``.
     :param project_id: overrides the connection's project.
     :param instance_id: overrides the connection's instance.
-    :param poll_interval: seconds between polls (+-10 % jitter).
+    :param poll_interval: seconds between polls (+-10 % jitter); default
+        ``[lakeformation] watcher_poll_interval`` (60).
     :param history_limit: runs read per job when a job changed (1..100); more runs of one job
         finishing within one poll interval than this are not all reported.
     :param handoff_seconds: delay between an event and recording its run as reported (the time
@@ -102,7 +114,7 @@ class LakeFormationJobRunTrigger(BaseEventTrigger):
         lakeformation_conn_id: str = DEFAULT_CONN_ID,
         project_id: str | None = None,
         instance_id: str | None = None,
-        poll_interval: float = 60.0,
+        poll_interval: float | None = None,
         history_limit: int = 20,
         handoff_seconds: float = 5.0,
         state_asset_name: str | None = None,
@@ -118,6 +130,8 @@ class LakeFormationJobRunTrigger(BaseEventTrigger):
         self.lakeformation_conn_id = lakeformation_conn_id
         self.project_id = project_id
         self.instance_id = instance_id
+        if poll_interval is None:
+            poll_interval = default_poll_interval()
         if poll_interval <= 0:
             raise LakeFormationSpecError("poll_interval", ["poll_interval: must be greater than 0"])
         if not 1 <= int(history_limit) <= 100:
