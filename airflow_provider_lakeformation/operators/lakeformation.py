@@ -395,6 +395,10 @@ class LakeFormationStartJobOperator(
     :param cancel_on_kill: stop the job when the task is killed (worker ``on_kill`` and trigger).
     :param max_transient_errors: consecutive transient polling errors tolerated while waiting.
     :param durable: keep the run in the task state store for crash-safe retries (Airflow 3.3+).
+
+    Lineage (docs/lineage.md): OpenLineage facets of the job (with the ``openlineage`` extra), and
+    for a successful waited-for run, ``outlets`` get asset events with the job id and status in
+    their extra (``AssetAlias`` outlets get the assets inferred from the job spec).
     """
 
     template_fields: Sequence[str] = ("job_id", "mode", "cascade", "project_id", "instance_id")

@@ -74,7 +74,9 @@ def test_producer_emits_complete_event_with_obs_input_and_database_output(
     job_id = outcome.result["xcom"][START_TASK]["job_id"]
     event = _complete(runs["events"], f"{PRODUCER}.{START_TASK}")
     print("COMPLETE event:", json.dumps({k: event[k] for k in ("eventType", "inputs", "outputs")}))
-    assert [(d["namespace"], d["name"]) for d in event["inputs"]] == [("obs://example-sales-lake", "landing/orders")]
+    assert [(d["namespace"], d["name"]) for d in event["inputs"]] == [
+        ("obs://example-sales-lake", "landing/orders")
+    ]
     assert [(d["namespace"], d["name"]) for d in event["outputs"]] == [(LAKE_NS, "hive.sales_landing")]
     facet = event["run"]["facets"]["lakeformation_job"]
     assert facet["job_id"] == job_id

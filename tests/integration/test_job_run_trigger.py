@@ -193,7 +193,9 @@ async def test_other_statuses_can_fire(emulator: EmulatorServer) -> None:
     assert w.events[0]["job_status"] == "FAILED"
 
 
-async def test_api_errors_never_end_the_watcher(emulator: EmulatorServer, task_log: pytest.LogCaptureFixture) -> None:
+async def test_api_errors_never_end_the_watcher(
+    emulator: EmulatorServer, task_log: pytest.LogCaptureFixture
+) -> None:
     job_id = new_job("watch_faults", markers=outcome(duration=0.5))
     store = DictAssetStore()
     async with Watcher(_trigger(job_id=job_id), store) as w:
@@ -254,7 +256,9 @@ def test_bad_arguments_name_the_field(kwargs: dict[str, Any], field: str) -> Non
 
 
 def test_kwargs_are_plain_json_and_stable() -> None:
-    trigger = LakeFormationJobRunTrigger(job_type="metadata_discovery", name_pattern=" ext_* ", poll_interval=30)
+    trigger = LakeFormationJobRunTrigger(
+        job_type="metadata_discovery", name_pattern=" ext_* ", poll_interval=30
+    )
     classpath, kwargs = trigger.serialize()
     assert classpath == "airflow_provider_lakeformation.triggers.job_runs.LakeFormationJobRunTrigger"
     assert json.loads(json.dumps(kwargs)) == kwargs

@@ -71,7 +71,9 @@ def _job(name: str, markers: str = "") -> str:
 
 
 @pytest.mark.parametrize("deferrable", [False, True])
-def test_start_operator_facets_on_complete(region_conn: str, emulator: EmulatorServer, deferrable: bool) -> None:
+def test_start_operator_facets_on_complete(
+    region_conn: str, emulator: EmulatorServer, deferrable: bool
+) -> None:
     job_id = _job(f"lineage_ok_{deferrable}")
     op = _start(job_id, deferrable=deferrable)
     context = make_context(outlet_events=OutletEventAccessors())

@@ -64,7 +64,11 @@ def _permission(catalog_id: str | None) -> dict[str, Any]:
     }
     if catalog_id:
         block["catalog_id"] = catalog_id
-    return {"name": "perms", "type": "PERMISSION_MIGRATION", "parameter": {"permission_migration_parameter": block}}
+    return {
+        "name": "perms",
+        "type": "PERMISSION_MIGRATION",
+        "parameter": {"permission_migration_parameter": block},
+    }
 
 
 def test_discovery_reads_obs_prefix_and_writes_target_database() -> None:
@@ -78,12 +82,28 @@ def test_discovery_reads_obs_prefix_and_writes_target_database() -> None:
 @pytest.mark.parametrize(
     ("datasource_type", "ds", "namespace"),
     [
-        ("MRS_RDS_FOR_MYSQL", {"jdbc_url": "jdbc:mysql://10.0.0.1:3306/hive", "username": "u"}, "mysql://10.0.0.1:3306"),
-        ("OPEN_FOR_MYSQL", {"jdbc_url": "jdbc:mysql://db.internal:3306/hive?ssl=true"}, "mysql://db.internal:3306"),
+        (
+            "MRS_RDS_FOR_MYSQL",
+            {"jdbc_url": "jdbc:mysql://10.0.0.1:3306/hive", "username": "u"},
+            "mysql://10.0.0.1:3306",
+        ),
+        (
+            "OPEN_FOR_MYSQL",
+            {"jdbc_url": "jdbc:mysql://db.internal:3306/hive?ssl=true"},
+            "mysql://db.internal:3306",
+        ),
         ("MRS_RDS_FOR_PG", {"jdbc_url": "jdbc:postgresql://pg:5432/meta"}, "postgres://pg:5432"),
         ("MRS_LOCAL_GAUSSDB", {"jdbc_url": "jdbc:gaussdb://g:8000/meta"}, "gaussdb://g:8000"),
-        ("ALIYUN_DLF", {"endpoint": "https://dlf.cn-hangzhou.aliyuncs.com"}, "dlf://dlf.cn-hangzhou.aliyuncs.com"),
-        ("ALIYUN_DLF", {"endpoint": "dlf-vpc.cn-shanghai.aliyuncs.com"}, "dlf://dlf-vpc.cn-shanghai.aliyuncs.com"),
+        (
+            "ALIYUN_DLF",
+            {"endpoint": "https://dlf.cn-hangzhou.aliyuncs.com"},
+            "dlf://dlf.cn-hangzhou.aliyuncs.com",
+        ),
+        (
+            "ALIYUN_DLF",
+            {"endpoint": "dlf-vpc.cn-shanghai.aliyuncs.com"},
+            "dlf://dlf-vpc.cn-shanghai.aliyuncs.com",
+        ),
     ],
 )
 def test_migration_reads_source_catalog_and_writes_target_catalog(
@@ -91,7 +111,9 @@ def test_migration_reads_source_catalog_and_writes_target_catalog(
 ) -> None:
     result = datasets_for_spec(_migration(datasource_type, **ds), region="cn-north-4")
     assert [(d.namespace, d.name) for d in result.inputs] == [(namespace, "hive")]
-    assert [(d.namespace, d.name) for d in result.outputs] == [("lakeformation://cn-north-4/inst-1", "lf_catalog")]
+    assert [(d.namespace, d.name) for d in result.outputs] == [
+        ("lakeformation://cn-north-4/inst-1", "lf_catalog")
+    ]
     assert result.outputs[0].uri == "lakeformation://cn-north-4/inst-1/lf_catalog"
 
 
@@ -126,7 +148,10 @@ def test_obs_location_forms() -> None:
 
 
 def test_asset_uri_encodes_each_part_and_falls_back_for_a_missing_region() -> None:
-    assert lakeformation_asset_uri("cn-north-4", "i", "hive", "my db/x") == "lakeformation://cn-north-4/i/hive/my%20db%2Fx"
+    assert (
+        lakeformation_asset_uri("cn-north-4", "i", "hive", "my db/x")
+        == "lakeformation://cn-north-4/i/hive/my%20db%2Fx"
+    )
     assert lakeformation_asset_uri(None, "i") == "lakeformation://unknown-region/i"
     asset = lakeformation_asset("cn-north-4", "i", "hive", "sales")
     assert isinstance(asset, Asset)
@@ -138,23 +163,42 @@ def test_job_outlets_take_the_connection_instance_when_the_spec_leaves_it_out() 
     assert outlet == Asset(uri="lakeformation://cn-north-4/inst-9/hive/sales")
     spec = copy.deepcopy(DISCOVERY)
     spec["parameter"]["metadata_discovery_parameter"]["instance_id"] = "inst-own"
-    assert job_outlets(spec, region="cn-north-4", instance_id="inst-9")[0].uri.endswith("/inst-own/hive/sales")
+    assert job_outlets(spec, region="cn-north-4", instance_id="inst-9")[0].uri.endswith(
+        "/inst-own/hive/sales"
+    )
 
 
 def test_job_datasets_of_a_job_read_from_the_service() -> None:
-    wire = {"id": "j1", "type": "METADATA_DISCOVERY", "status": {"status": "SUCCESS"}, "parameter": DISCOVERY["parameter"]}
+    wire = {
+        "id": "j1",
+        "type": "METADATA_DISCOVERY",
+        "status": {"status": "SUCCESS"},
+        "parameter": DISCOVERY["parameter"],
+    }
     wire["parameter"] = copy.deepcopy(wire["parameter"])
     wire["parameter"]["metadata_discovery_parameter"]["instance_id"] = "inst-1"
     ds = job_datasets(Job.model_validate(wire), "cn-north-4")
     assert ds is not None
     assert ds.outputs[0].name == "hive.sales"
     assert job_datasets(Job.model_validate({"id": "j2", "type": "SOMETHING_NEW"}), "cn-north-4") is None
-    assert job_datasets(Job.model_validate({"id": "j3", "type": "METADATA_DISCOVERY", "parameter": {"x": 1}}), None) is None
+    assert (
+        job_datasets(
+            Job.model_validate({"id": "j3", "type": "METADATA_DISCOVERY", "parameter": {"x": 1}}), None
+        )
+        is None
+    )
 
 
 def test_run_extra_prefers_the_history_entry() -> None:
     job = Job.model_validate(
-        {"id": "j1", "name": "n", "type": "METADATA_DISCOVERY", "status": "SUCCESS", "start_time": "10", "end_time": "20"}
+        {
+            "id": "j1",
+            "name": "n",
+            "type": "METADATA_DISCOVERY",
+            "status": "SUCCESS",
+            "start_time": "10",
+            "end_time": "20",
+        }
     )
     assert run_extra(job, console_url="https://c/j1") == {
         "job_id": "j1",
@@ -165,6 +209,8 @@ def test_run_extra_prefers_the_history_entry() -> None:
         "end_time": "20",
         "console_url": "https://c/j1",
     }
-    extra = run_extra(job, run={"run_id": "r5", "status": {"status": "FAILED"}, "start_time": 3, "end_time": 4})
+    extra = run_extra(
+        job, run={"run_id": "r5", "status": {"status": "FAILED"}, "start_time": 3, "end_time": 4}
+    )
     assert extra["run_id"] == "r5"
     assert (extra["job_status"], extra["start_time"], extra["end_time"]) == ("FAILED", "3", "4")
