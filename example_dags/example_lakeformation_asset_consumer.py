@@ -15,7 +15,7 @@ The task prints the run details found in ``triggering_asset_events``.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from airflow.sdk import DAG, AssetWatcher, task
@@ -66,6 +66,7 @@ with DAG(
     start_date=datetime(2025, 1, 1, tzinfo=timezone.utc),
     catchup=False,
     tags=["example", "lakeformation", "assets"],
+    default_args={"retries": 2, "retry_delay": timedelta(seconds=10)},  # reading events is idempotent
 ):
 
     @task

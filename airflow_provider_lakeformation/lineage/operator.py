@@ -53,7 +53,16 @@ class LakeFormationLineageMixin:
         outlets = list(getattr(self, "outlets", None) or [])
         if not outlets:
             return
-        job = self.lineage_job(refresh=True)
+        try:
+            job = self.lineage_job(refresh=True)
+        except LakeFormationError as err:  # the run succeeded: never fail the task over its extra
+            self.log.warning(
+                "LakeFormation job %s: could not read the job for its asset events (%s); "
+                "declared assets get events without LakeFormation details",
+                job_id,
+                err,
+            )
+            return
         if job is None:
             return
         touched = publish_run_assets(

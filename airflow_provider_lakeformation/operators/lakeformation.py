@@ -531,8 +531,7 @@ class LakeFormationStartJobOperator(
         if status not in self._success:
             self.fail_job(job_id, status)
         self.log.info("LakeFormation job %s finished: %s", job_id, status.value)
-        if self.wait_for_completion:
-            self.publish_run_assets(context, job_id)
+        self.publish_run_assets(context, job_id)
         return job_id
 
     def _wait(self, job_id: str, initial: JobStatus | None) -> JobStatus:
