@@ -32,6 +32,7 @@ from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
 from airflow_provider_lakeformation.exceptions import LakeFormationSpecError
 from airflow_provider_lakeformation.hooks import DEFAULT_CONN_ID
+from airflow_provider_lakeformation.lineage.assets import run_extra
 from airflow_provider_lakeformation.models.jobs import Job, JobType
 from airflow_provider_lakeformation.models.status import JobStatus, parse_status
 
@@ -273,8 +274,6 @@ class LakeFormationJobRunTrigger(BaseEventTrigger):
         return payloads
 
     def _payload(self, api: AsyncLakeFormationClient, job: Job, run: Job) -> dict[str, Any]:
-        from airflow_provider_lakeformation.lineage.assets import run_extra
-
         try:
             url: str | None = api.job_console_url(job.id)
         except Exception:
