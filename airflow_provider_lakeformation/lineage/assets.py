@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
     from airflow_provider_lakeformation.models.jobs import Job
 
+__all__ = ["assets_for", "job_outlets", "lakeformation_asset", "publish_run_assets", "run_extra"]
+
 
 def lakeformation_asset(
     region: str | None,

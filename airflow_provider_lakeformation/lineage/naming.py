@@ -39,6 +39,18 @@ from airflow_provider_lakeformation.models.jobs import (
 if TYPE_CHECKING:
     from airflow_provider_lakeformation.models.jobs import Job
 
+__all__ = [
+    "DatasetName",
+    "JobDatasets",
+    "datasets_for_parameter",
+    "datasets_for_spec",
+    "job_datasets",
+    "lakeformation_asset_uri",
+    "lakeformation_dataset",
+    "lakeformation_namespace",
+    "obs_dataset",
+]
+
 #: URI scheme of LakeFormation datasets (OpenLineage namespace and Airflow asset URI).
 SCHEME = "lakeformation"
 #: Name of the dataset that stands for a whole instance (permission migration without catalog_id).

@@ -39,6 +39,8 @@ from airflow_provider_lakeformation.models.status import JobStatus, parse_status
 if TYPE_CHECKING:
     from airflow_provider_lakeformation.hooks.lakeformation import AsyncLakeFormationClient, LakeFormationHook
 
+__all__ = ["LakeFormationJobRunTrigger", "run_key"]
+
 #: Key prefix of the state kept in the watched asset's state store.
 STATE_KEY_PREFIX = "lakeformation_job_runs"
 #: Largest backoff after consecutive failed polls, in multiples of ``poll_interval``.
