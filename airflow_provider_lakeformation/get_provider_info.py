@@ -114,7 +114,10 @@ def get_provider_info() -> dict[str, Any]:
         "triggers": [
             {
                 "integration-name": "Huawei Cloud LakeFormation",
-                "python-modules": ["airflow_provider_lakeformation.triggers.lakeformation"],
+                "python-modules": [
+                    "airflow_provider_lakeformation.triggers.lakeformation",
+                    "airflow_provider_lakeformation.triggers.job_runs",
+                ],
             }
         ],
         "extra-links": ["airflow_provider_lakeformation.links.lakeformation.LakeFormationJobLink"],

@@ -673,6 +673,39 @@ class AsyncLakeFormationClient(LakeFormationBaseAsyncClient):
         call = job_call(self.settings, "GET", job_id_arg(job_id), "log")
         return await self.execute(call, lambda c, r: parse_model(c, r, JobLog))
 
+    async def list_jobs(
+        self, job_type: JobType | str, *, name_pattern: str | None = None, offset: int = 0, limit: int = 100
+    ) -> JobPage:
+        """See :meth:`LakeFormationHook.list_jobs` (used by the job-run watcher).
+
+        :param job_type: jobs of this type (required by the API).
+        :param name_pattern: the service's name pattern.
+        :param offset: index of the first job, 0..1000.
+        :param limit: page size, 1..1000.
+        :return: the page (``total`` and ``jobs``).
+        """
+        check_page(offset, limit)
+        query: dict[str, QueryValue] = {
+            "type": job_type_arg(job_type).value,
+            "name_pattern": name_pattern or None,
+            "offset": offset,
+            "limit": limit,
+        }
+        return await self.execute(job_call(self.settings, "GET", query=query), parse_page)
+
+    async def list_job_history(self, job_id: str, *, offset: int = 0, limit: int = 10) -> JobPage:
+        """See :meth:`LakeFormationHook.list_job_history`: a job's runs, newest first.
+
+        :param job_id: the job.
+        :param offset: index of the first run, 0..1000.
+        :param limit: page size, 1..1000.
+        :return: the page of runs.
+        """
+        check_page(offset, limit)
+        query: dict[str, QueryValue] = {"offset": offset, "limit": limit}
+        call = job_call(self.settings, "GET", job_id_arg(job_id), "history", query=query)
+        return await self.execute(call, parse_page)
+
     async def stop_job(self, job_id: str) -> None:
         """See :meth:`LakeFormationHook.stop_job`.
 

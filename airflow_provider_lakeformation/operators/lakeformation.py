@@ -22,6 +22,7 @@ from airflow_provider_lakeformation.exceptions import (
     LakeFormationSpecError,
     LakeFormationTimeoutError,
 )
+from airflow_provider_lakeformation.lineage.operator import LakeFormationLineageMixin
 from airflow_provider_lakeformation.links.lakeformation import LakeFormationJobLink
 from airflow_provider_lakeformation.mixins import (
     LakeFormationJobWaitMixin,
@@ -127,7 +128,9 @@ class _JobSpecTemplatingMixin:
 # ------------------------------------------------------------------------------------------ create
 
 
-class LakeFormationCreateJobOperator(_JobSpecTemplatingMixin, LakeFormationOperatorMixin, BaseOperator):
+class LakeFormationCreateJobOperator(
+    _JobSpecTemplatingMixin, LakeFormationLineageMixin, LakeFormationOperatorMixin, BaseOperator
+):
     """Create a LakeFormation job, idempotently.
 
     :param job: the job spec: a dict (templated; see ``CreateJobRequest``) or a ``CreateJobRequest``.
@@ -182,6 +185,7 @@ class LakeFormationCreateJobOperator(_JobSpecTemplatingMixin, LakeFormationOpera
             else:
                 self.log.info("created %s LakeFormation job %r: %s", request.type.value, request.name, job_id)
         push_xcoms(context, job_id=job_id, console_url=self.console_url(job_id))
+        self.lineage_job_id = job_id  # OpenLineage: the job this task defined
         return job_id
 
     def _handle_existing(self, existing: Job, request: CreateJobRequest) -> str:
@@ -373,7 +377,9 @@ class LakeFormationDeleteJobOperator(_StopMixin, BaseOperator):
 # ------------------------------------------------------------------------------------------- start
 
 
-class LakeFormationStartJobOperator(ResumableJobMixin, LakeFormationJobWaitMixin, BaseOperator):
+class LakeFormationStartJobOperator(
+    ResumableJobMixin, LakeFormationLineageMixin, LakeFormationJobWaitMixin, BaseOperator
+):
     """Start a LakeFormation job and (by default) wait until the run finishes.
 
     Never starts a second run by accident: if the job is already SUBMITTED/RUNNING it attaches to
@@ -395,6 +401,10 @@ class LakeFormationStartJobOperator(ResumableJobMixin, LakeFormationJobWaitMixin
     :param cancel_on_kill: stop the job when the task is killed (worker ``on_kill`` and trigger).
     :param max_transient_errors: consecutive transient polling errors tolerated while waiting.
     :param durable: keep the run in the task state store for crash-safe retries (Airflow 3.3+).
+
+    Lineage (docs/lineage.md): OpenLineage facets of the job (with the ``openlineage`` extra), and
+    for a successful waited-for run, ``outlets`` get asset events with the job id and status in
+    their extra (``AssetAlias`` outlets get the assets inferred from the job spec).
     """
 
     template_fields: Sequence[str] = ("job_id", "mode", "cascade", "project_id", "instance_id")
@@ -439,7 +449,7 @@ class LakeFormationStartJobOperator(ResumableJobMixin, LakeFormationJobWaitMixin
     # ------------------------------------------------------------------------------------ execute
 
     def execute(self, context: Context) -> str:
-        job_id = self.job_id = job_id_arg(self.job_id)
+        job_id = self.job_id = self.lineage_job_id = job_id_arg(self.job_id)
         self._start_args()  # invalid mode/cascade fail before any HTTP call
         push_xcoms(context, job_id=job_id, console_url=self.console_url(job_id))
         if not self.wait_for_completion:
@@ -509,10 +519,12 @@ class LakeFormationStartJobOperator(ResumableJobMixin, LakeFormationJobWaitMixin
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str:
         """Resume after the trigger: success returns the job id, anything else fails the task."""
+        self.lineage_job_id = self.job_id
         kind, job_id, status = self.resume(context, event, self.job_id, self._failure)
         if kind == "timeout":
             self._stop_after_timeout(job_id, status)
         self._finished = True
+        self.publish_run_assets(context, job_id)
         return job_id
 
     # ----------------------------------------------------------------------- waiting and finishing
@@ -525,6 +537,7 @@ class LakeFormationStartJobOperator(ResumableJobMixin, LakeFormationJobWaitMixin
         if status not in self._success:
             self.fail_job(job_id, status)
         self.log.info("LakeFormation job %s finished: %s", job_id, status.value)
+        self.publish_run_assets(context, job_id)
         return job_id
 
     def _wait(self, job_id: str, initial: JobStatus | None) -> JobStatus:
@@ -655,4 +668,5 @@ class LakeFormationStartJobOperator(ResumableJobMixin, LakeFormationJobWaitMixin
             )
             push_xcoms(context, job_status=status)
             self._finished = True
+            self.publish_run_assets(context, job_id)
         return job_id

@@ -219,6 +219,9 @@ PUBLIC_MODULES = (
     "operators.lakeformation",
     "sensors.lakeformation",
     "triggers.lakeformation",
+    "triggers.job_runs",
+    "lineage.assets",
+    "lineage.naming",
     "links.lakeformation",
     "hooks.lakeformation",
     "exceptions",
@@ -289,11 +292,13 @@ def test_every_operator_sensor_trigger_parameter_is_documented() -> None:
 
     from airflow_provider_lakeformation.operators import lakeformation as operators
     from airflow_provider_lakeformation.sensors.lakeformation import LakeFormationJobSensor
+    from airflow_provider_lakeformation.triggers.job_runs import LakeFormationJobRunTrigger
     from airflow_provider_lakeformation.triggers.lakeformation import LakeFormationJobTrigger
 
     classes = [getattr(operators, n) for n in operators.__all__] + [
         LakeFormationJobSensor,
         LakeFormationJobTrigger,
+        LakeFormationJobRunTrigger,
     ]
     problems = []
     for cls in classes:
