@@ -19,8 +19,8 @@ CONN_FIELDS: dict[str, Any] = {
     "region": {
         "label": "Region",
         "schema": {"type": ["string", "null"]},
-        "description": "e.g. cn-north-4: the endpoint is then https://lakeformation.cn-north-4.myhuaweicloud.com "
-        "(not needed when Endpoint URL is set)",
+        "description": "e.g. cn-north-4: the endpoint is then "
+        "https://lakeformation.cn-north-4.myhuaweicloud.com (not needed when Endpoint URL is set)",
     },
     "project_id": {
         "label": "Project ID",

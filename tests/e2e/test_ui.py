@@ -172,7 +172,8 @@ def ui_stack(migrated_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
             wait_http(f"{api}/api/v2/version", timeout=300, proc=group.procs["api-server"])
             runner.wait(timeout=600)
         except Exception as exc:
-            logs = "\n".join(f"--- {n}\n{group.log(n)[-3000:]}" for n in ("api-server", "dag-test", "emulator"))
+            names = ("api-server", "dag-test", "emulator")
+            logs = "\n".join(f"--- {n}\n{group.log(n)[-3000:]}" for n in names)
             raise AssertionError(f"UI stack did not come up: {exc}\n{logs}") from exc
         result = parse_result(group.log("dag-test"))
         assert result["state"] == "success", result
@@ -293,7 +294,7 @@ def test_connection_form_renders_every_field(ui_stack: UiStack, page: Page) -> N
     shot(dialog, "01-connection-form-standard-fields.png")
 
     open_extra_fields(page, dialog)
-    for name, field in CONN_FIELDS.items():
+    for field in CONN_FIELDS.values():
         expect(row_label(dialog, field["label"])).to_be_visible()
         if field.get("description"):
             expect(dialog.get_by_text(field["description"], exact=True)).to_be_visible()
