@@ -106,6 +106,14 @@ CONN_FIELDS: dict[str, Any] = {
     },
 }
 
+#: Hints for the Airflow lines that render every extra field as a text input (2.11 and 3.0/3.1 read
+#: ``LakeFormationHook.get_connection_form_widgets``): there a switch or dropdown is a text box, so
+#: its hint names the values to type.
+TEXT_FIELD_HINTS: dict[str, str] = {
+    "verify": "true (default) or false. For a private CA keep true and set CA bundle path",
+    "scheme": "https (default) or http; used when Endpoint URL is a bare host name (host + Port)",
+}
+
 #: Relabelled standard fields and their placeholders (Airflow applies placeholders to these only).
 UI_FIELD_BEHAVIOUR: dict[str, Any] = {
     "hidden-fields": ["schema"],

@@ -468,12 +468,16 @@ class LakeFormationStartJobOperator(ResumableJobMixin, LakeFormationJobWaitMixin
         if job.status is not None and job.status.is_terminal and job.start_time == previous_start:
             # The service still reports the previous run: do not take its result for ours.
             job = job.model_copy(update={"status": JobStatus.SUBMITTED})
+        kind = getattr(job.type, "value", job.type)
         self.log.info(
-            "started LakeFormation job %s (mode=%s, cascade=%s): %s",
+            "Started LakeFormation job %s (%s %r): %s, run start_time %s, mode %s, cascade %s",
             job_id,
-            mode.value if mode else "default",
-            "default" if cascade is None else cascade,
+            kind or "type unknown",
+            job.name,
             job.status.value if job.status else "status unknown",
+            job.start_time,
+            mode.value if mode else "not given (service default)",
+            "not given (service default)" if cascade is None else str(cascade).lower(),
         )
         self._run, self._in_flight = job, job_id
         return job

@@ -14,6 +14,7 @@ import pytest
 
 from airflow_provider_lakeformation.get_provider_info import (
     CONN_FIELDS,
+    TEXT_FIELD_HINTS,
     UI_FIELD_BEHAVIOUR,
     get_provider_info,
 )
@@ -121,3 +122,13 @@ def test_placeholders_and_relabels_only_for_standard_fields() -> None:
     assert set(UI_FIELD_BEHAVIOUR["relabeling"]) <= STANDARD_FIELDS
     assert UI_FIELD_BEHAVIOUR["relabeling"]["host"] == "Endpoint URL"
     assert "port" in UI_FIELD_BEHAVIOUR["placeholders"]
+
+
+def test_text_field_hints_cover_the_non_text_inputs() -> None:
+    """Airflow 2.11/3.1 render every extra as a text box: switches and dropdowns name their values."""
+    non_text = {n for n, f in CONN_FIELDS.items() if "enum" in f["schema"] or "boolean" in _types(f)}
+    assert set(TEXT_FIELD_HINTS) | {"auth_type"} == non_text  # auth_type's hint already lists them
+    assert "true (default) or false" in TEXT_FIELD_HINTS["verify"]
+    assert "https (default) or http" in TEXT_FIELD_HINTS["scheme"]
+    for value in CONN_FIELDS["auth_type"]["schema"]["enum"]:
+        assert value in CONN_FIELDS["auth_type"]["description"]
