@@ -128,15 +128,17 @@ CONSOLE_URL = (
 )
 
 
-def console_url(s: ConnectionSettings, job_id: str) -> str:
-    """The console page of ``job_id`` (Huawei Cloud, or the emulator's own page)."""
+def console_url(s: ConnectionSettings, job_id: str, run: str | int | None = None) -> str:
+    """The console page of ``job_id`` (Huawei Cloud, or the emulator's own page). ``run`` (the
+    run's ``start_time``) addresses one run where the page can (the emulator's ``?run=``)."""
     if s.is_cloud_endpoint:
         return CONSOLE_URL.format(
             region=quote(s.region or "", safe=""),
             instance_id=quote(s.instance_id, safe=""),
             job_id=quote(job_id, safe=""),
         )
-    return f"{s.endpoint}/console/jobs/{quote(job_id, safe='')}"
+    page = f"{s.endpoint}/console/jobs/{quote(job_id, safe='')}"
+    return page if run in (None, "") else f"{page}?run={quote(str(run), safe='')}"
 
 
 def started_since(before: Job, now: Job) -> bool:
@@ -616,14 +618,16 @@ class LakeFormationHook(LakeFormationBaseHook):
         label = f" ({instance.name})" if instance.name else ""
         return True, f"Connected to LakeFormation instance {instance.id}{label} at {s.endpoint}"
 
-    def job_console_url(self, job_id: str) -> str:
+    def job_console_url(self, job_id: str, run: str | int | None = None) -> str:
         """Where a person can see the job: the Huawei Cloud console for ``*.myhuaweicloud.com``
-        endpoints (best-known URL layout), else ``{endpoint}/console/jobs/{job_id}`` (emulator).
+        endpoints (best-known URL layout), else ``{endpoint}/console/jobs/{job_id}`` (emulator),
+        there with ``?run={start_time}`` to open one run.
 
         :param job_id: the job.
+        :param run: the ``start_time`` of the run to open (the emulator's page highlights it).
         :return: the URL.
         """
-        return console_url(self.settings, job_id_arg(job_id))
+        return console_url(self.settings, job_id_arg(job_id), run)
 
     def async_client(self) -> AsyncLakeFormationClient:
         """``async with hook.async_client() as api:`` one aiohttp session for the block.

@@ -439,7 +439,7 @@ class LakeFormationStartJobOperator(ResumableJobMixin, LakeFormationJobWaitMixin
         if not self.wait_for_completion:
             run = self._start_or_attach()
             self._in_flight = None  # not waiting: the run outlives this task
-            push_xcoms(context, job_status=run.status)
+            push_xcoms(context, job_status=run.status, console_url=self.console_url(job_id, run.start_time))
             return job_id
         # Both waits go through the mixin: a retry reconnects to (or re-defers on) the run an earlier
         # try started, or returns at once if that run already succeeded.
@@ -614,6 +614,8 @@ class LakeFormationStartJobOperator(ResumableJobMixin, LakeFormationJobWaitMixin
         mixin returns this on reconnect)."""
         job_id = self._run_ref(external_id)[0] or self.job_id
         run = self._run
+        # The extra link opens the run this task started (or reconnected to), not whatever ran last.
+        push_xcoms(context, console_url=self.console_url(job_id, self._run_ref(external_id)[1]))
         if run is None:  # reconnecting: an earlier try of this task started the run
             self.log.warning(
                 "reconnected to the run of LakeFormation job %s started by an earlier try of this task "
