@@ -10,7 +10,8 @@ migrated metadata DB, with the emulator CLI as the LakeFormation endpoint:
   CLI-stored ``lakeformation_default`` both pass the list's Test button (``[core] test_connection =
   Enabled``); the saved secret never reaches the page;
 - a finished run of the discovery example (``dag.test()`` in a subprocess, on the same DB): the
-  start task's "LakeFormation Job" extra link opens the emulator's console page of that job.
+  start task's "LakeFormation Job" extra link opens the emulator's console page of that job with
+  the run the task started highlighted (``?run={start_time}``).
 
 Screenshots land in ``test-artifacts/ui/`` (gitignored; ``LF_UI_ARTEFACTS`` overrides the folder).
 """
@@ -379,7 +380,8 @@ def test_extra_link_opens_console_page_of_the_run(ui_stack: UiStack, page: Page)
     run_id = ui_stack.run["run_id"]
     job_id = ui_stack.run["xcom"][START]["return_value"]
     console_url = ui_stack.run["xcom"][START]["console_url"]
-    assert console_url.startswith(ui_stack.emulator.url), console_url
+    # The link names the run this task started (its start_time), not just the job.
+    assert re.fullmatch(rf"{re.escape(ui_stack.emulator.url)}/console/jobs/{job_id}\?run=\d+", console_url)
     page.goto(
         f"{ui_stack.api}/dags/{DAG_ID}/runs/{quote(run_id, safe='')}/tasks/{START}/details",
         wait_until="domcontentloaded",
@@ -395,7 +397,10 @@ def test_extra_link_opens_console_page_of_the_run(ui_stack: UiStack, page: Page)
         console.wait_for_load_state("domcontentloaded")
         assert console.url == console_url
         expect(console.locator("body")).to_contain_text(job_id)
-        expect(console.locator("body")).to_contain_text("SUCCESS")
+        selected = console.locator("tr.selected")  # the page highlights the run the link names
+        expect(selected).to_have_count(1)
+        expect(selected).to_contain_text("SUCCESS")
+        expect(console.locator(".notice")).to_have_count(0)  # no "No run ... in this job's history"
         shot(console, "08-emulator-console-page.png")
     finally:
         console.close()

@@ -69,7 +69,7 @@ def test_deferrable_success(emulator: EmulatorServer, task_log: pytest.LogCaptur
     started_at = LakeFormationHook(CONN_ID).get_job(job_id).start_time
     assert xcoms(context) == {
         "job_id": job_id,
-        "console_url": f"{emulator.console_url(job_id)}?run={started_at}",  # the run this task started
+        "console_url": emulator.console_url(job_id, run=str(started_at)),  # the run this task started
         "job_status": "SUCCESS",
     }
     assert starts(emulator, job_id) == 1
