@@ -596,16 +596,16 @@ class LakeFormationHook(LakeFormationBaseHook):
             if not self._jobs_api_answers(s, quick):
                 return False, (
                     f"LakeFormation instance {s.instance_id} not found at {s.endpoint}: check project_id "
-                    f"and instance_id\n{_reply_facts(exc)}"
+                    f"and instance_id.\n{_reply_facts(exc)}"
                 )
             return True, (
                 f"Connected to LakeFormation at {s.endpoint}: the jobs API of instance {s.instance_id} "
                 "answers (the instance itself could not be read)"
             )
         except LakeFormationAuthError as exc:
-            return False, f"{_auth_verdict(s, exc)}\n{_reply_facts(exc)}"
+            return False, f"{_auth_verdict(s, exc)}.\n{_reply_facts(exc)}"
         except LakeFormationApiError as exc:
-            return False, f"LakeFormation at {s.endpoint} refused the request\n{_reply_facts(exc)}"
+            return False, f"LakeFormation at {s.endpoint} refused the request.\n{_reply_facts(exc)}"
         except LakeFormationConnectionError as exc:
             return False, f"Could not reach LakeFormation at {s.endpoint}: {exc}"
         except Exception as exc:

@@ -40,7 +40,7 @@ def test_wrong_secret_key_is_a_rejected_signature(
     first, second = message.splitlines()
     assert first == (
         f"LakeFormation at {emulator.url} rejected the AK/SK signature: check that the SK belongs to "
-        "the AK (and the security token of a temporary AK/SK)"
+        "the AK (and the security token of a temporary AK/SK)."
     )
     assert second.startswith("HTTP 403, error_code 403: Incorrect IAM authentication information")
     assert "request_id " in second
@@ -53,7 +53,7 @@ def test_wrong_token_is_a_rejected_token(emulator: EmulatorServer, monkeypatch: 
     ok, message = hook_for(monkeypatch, conn).test_connection()
     assert not ok
     check_shape(message, "not-a-valid-token", emulator.token)
-    assert message.splitlines()[0].endswith("rejected the token: check it is valid and not expired")
+    assert message.splitlines()[0].endswith("rejected the token: check it is valid and not expired.")
     assert "permission" not in message
 
 

@@ -61,7 +61,7 @@ def test_permission_problem_reads_as_one(requests_mock: Mocker) -> None:
     first, second = message.splitlines()
     assert first == (
         f"LakeFormation at {ENDPOINT} accepted the credentials, but they lack permission to read "
-        "instance inst1: grant the user LakeFormation access"
+        "instance inst1: grant the user LakeFormation access."
     )
     assert second == (
         "HTTP 403, error_code APIG.0302: The IAM user is not authorized to access the API (request_id req-1)"
@@ -72,7 +72,7 @@ def test_permission_problem_reads_as_one(requests_mock: Mocker) -> None:
     ("auth", "expected"),
     [
         ("aksk", "rejected the AK/SK signature: check that the SK belongs to the AK"),
-        ("token", "rejected the token: check it is valid and not expired"),
+        ("token", "rejected the token: check it is valid and not expired."),
     ],
 )
 def test_rejected_credentials_read_as_such(requests_mock: Mocker, auth: str, expected: str) -> None:
