@@ -114,8 +114,36 @@ class LakeFormationBadRequestError(LakeFormationApiError):
     """400: the service rejected the request (bad body, or an action not allowed in the job's state)."""
 
 
+#: API gateway codes that say the credentials themselves did not verify (a wrong SK, a bad or
+#: expired token): ``APIG.0301`` "Incorrect IAM authentication information", ``APIG.1002``
+#: "Incorrect token or token resolution failed" (``APIGW.`` in some regions).
+REJECTED_CREDENTIAL_CODES = frozenset({"APIG.0301", "APIGW.0301", "APIG.1002", "APIGW.1002"})
+#: The gateway's "Incorrect IAM authentication information" wording (bodies that carry only "403").
+_REJECTED_WORDING = ("incorrect iam authentication information", "incorrect token", "token is invalid")
+
+
+def credentials_rejected(status: int | None, error_code: str | None, error_msg: str | None) -> bool:
+    """Whether a 401/403 means the credentials did not verify (signature or token rejected), as
+    opposed to verified credentials that lack permission (``APIG.0302`` or another 403).
+
+    :param status: the HTTP status.
+    :param error_code: the reply's ``error_code``.
+    :param error_msg: the reply's ``error_msg``.
+    :return: True for a rejected signature or token (and every 401).
+    """
+    if status == 401 or (error_code or "").upper() in REJECTED_CREDENTIAL_CODES:
+        return True
+    text = (error_msg or "").lower()
+    return status == 403 and any(words in text for words in _REJECTED_WORDING)
+
+
 class LakeFormationAuthError(LakeFormationApiError):
     """401 or 403: missing, invalid or expired credentials, or no permission."""
+
+    @property
+    def credentials_rejected(self) -> bool:
+        """True when the signature or token was rejected, False for a permission problem."""
+        return credentials_rejected(self.status_code, self.error_code, self.error_msg)
 
 
 class LakeFormationNotFoundError(LakeFormationApiError):

@@ -7,74 +7,126 @@ from typing import Any
 from airflow_provider_lakeformation import __version__
 
 #: Connection form fields stored in the connection's ``extra`` (shown in the UI by Airflow).
+#:
+#: Airflow 3.2+ renders these from here (``conn-fields``): a ``string``/``integer``/``number`` schema is
+#: a text or number input, ``boolean`` a switch, ``enum`` a dropdown, ``format: password`` a masked
+#: input; a type without ``"null"`` is marked required; ``default`` is preselected and saved. It
+#: applies ``ui-field-behaviour`` placeholders to the standard fields only, so every hint for an extra
+#: field lives in its ``description`` (Airflow 2.11 and 3.0/3.1 take the same labels and descriptions
+#: through ``LakeFormationHook.get_connection_form_widgets``). Enums list real values only: a
+#: ``None`` would be offered, and preselected, as the word "null".
 CONN_FIELDS: dict[str, Any] = {
     "region": {
         "label": "Region",
         "schema": {"type": ["string", "null"]},
-        "description": "e.g. cn-north-4; builds https://lakeformation.{region}.myhuaweicloud.com",
+        "description": "e.g. cn-north-4: the endpoint is then "
+        "https://lakeformation.cn-north-4.myhuaweicloud.com (not needed when Endpoint URL is set)",
     },
-    "project_id": {"label": "Project ID", "schema": {"type": ["string", "null"]}},
-    "instance_id": {"label": "LakeFormation instance ID", "schema": {"type": ["string", "null"]}},
+    "project_id": {
+        "label": "Project ID",
+        "schema": {"type": "string", "minLength": 1},
+        "description": "The project the instance belongs to (My Credentials > API Credentials)",
+    },
+    "instance_id": {
+        "label": "Instance ID",
+        "schema": {"type": "string", "minLength": 1},
+        "description": "The LakeFormation instance that runs the jobs",
+    },
     "auth_type": {
         "label": "Auth type",
-        "schema": {"type": ["string", "null"], "enum": ["aksk", "iam", "token", None]},
-        "description": "aksk: Login = AK, Password = SK; iam: Login = IAM user, Password = its password; "
-        "token: Password = X-Auth-Token",
+        "schema": {"type": ["string", "null"], "enum": ["aksk", "iam", "token"], "default": "aksk"},
+        "description": "aksk (default): Login = AK, Password = SK. iam: Login = IAM user, Password = its "
+        "password, plus IAM account name. token: Password = an X-Auth-Token",
     },
     "domain_name": {
-        "label": "IAM account (domain) name",
+        "label": "IAM account name",
         "schema": {"type": ["string", "null"]},
-        "description": "for auth_type iam",
+        "description": "The account (domain) of the IAM user; required for auth type iam",
     },
     "project_name": {
-        "label": "Project name (IAM scope)",
+        "label": "IAM project name",
         "schema": {"type": ["string", "null"]},
-        "description": "for auth_type iam when project_id is not given, e.g. cn-north-4",
+        "description": "Token scope for auth type iam when Project ID is empty, e.g. cn-north-4",
     },
     "scheme": {
         "label": "Scheme",
-        "schema": {"type": ["string", "null"], "enum": ["https", "http", None]},
-        "description": "with a bare host in Host; default https",
+        "schema": {"type": ["string", "null"], "enum": ["https", "http"], "default": "https"},
+        "description": "Used when Endpoint URL is a bare host name (host + Port); a URL keeps its own",
     },
     "iam_endpoint": {
         "label": "IAM endpoint",
         "schema": {"type": ["string", "null"]},
-        "description": "default https://iam.{region}.myhuaweicloud.com",
+        "description": "For auth type iam; default https://iam.{region}.myhuaweicloud.com",
     },
     "security_token": {
-        "label": "Security token (temporary AK/SK)",
+        "label": "Security token",
         "schema": {"type": ["string", "null"], "format": "password"},
+        "description": "Only with a temporary AK/SK (auth type aksk)",
     },
     "verify": {
         "label": "Verify TLS",
         "schema": {"type": ["boolean", "null"], "default": True},
-        "description": "true (default), false, or use CA bundle",
+        "description": "On (default): check the server's certificate. For a private CA keep it on and set "
+        "CA bundle path; turn it off only for a test endpoint",
     },
-    "ca_bundle": {"label": "CA bundle path", "schema": {"type": ["string", "null"]}},
-    "connect_timeout": {"label": "Connect timeout (s)", "schema": {"type": ["number", "null"]}},
-    "read_timeout": {"label": "Read timeout (s)", "schema": {"type": ["number", "null"]}},
-    "max_retries": {"label": "Max retries", "schema": {"type": ["integer", "null"]}},
-    "retry_min_wait": {"label": "Retry min wait (s)", "schema": {"type": ["number", "null"]}},
-    "retry_max_wait": {"label": "Retry max wait (s)", "schema": {"type": ["number", "null"]}},
+    "ca_bundle": {
+        "label": "CA bundle path",
+        "schema": {"type": ["string", "null"]},
+        "description": "PEM file of a private CA, on the workers and the triggerer, e.g. /etc/ssl/my-ca.pem",
+    },
+    "connect_timeout": {
+        "label": "Connect timeout (s)",
+        "schema": {"type": ["number", "null"]},
+        "description": "default 10",
+    },
+    "read_timeout": {
+        "label": "Read timeout (s)",
+        "schema": {"type": ["number", "null"]},
+        "description": "default 60",
+    },
+    "max_retries": {
+        "label": "Max retries",
+        "schema": {"type": ["integer", "null"]},
+        "description": "retries of a transient error (429, 5xx, network); default 5",
+    },
+    "retry_min_wait": {
+        "label": "Retry min wait (s)",
+        "schema": {"type": ["number", "null"]},
+        "description": "first backoff; default 1",
+    },
+    "retry_max_wait": {
+        "label": "Retry max wait (s)",
+        "schema": {"type": ["number", "null"]},
+        "description": "longest backoff; default 30",
+    },
     "retry_after_cap": {
         "label": "Retry-After cap (s)",
         "schema": {"type": ["number", "null"]},
-        "description": "longest Retry-After honoured (default 120)",
+        "description": "longest Retry-After honoured; default 120",
     },
 }
 
+#: Hints for the Airflow lines that render every extra field as a text input (2.11 and 3.0/3.1 read
+#: ``LakeFormationHook.get_connection_form_widgets``): there a switch or dropdown is a text box, so
+#: its hint names the values to type.
+TEXT_FIELD_HINTS: dict[str, str] = {
+    "verify": "true (default) or false. For a private CA keep true and set CA bundle path",
+    "scheme": "https (default) or http; used when Endpoint URL is a bare host name (host + Port)",
+}
+
+#: Relabelled standard fields and their placeholders (Airflow applies placeholders to these only).
 UI_FIELD_BEHAVIOUR: dict[str, Any] = {
     "hidden-fields": ["schema"],
     "relabeling": {
-        "host": "Endpoint URL (optional, overrides region)",
-        "login": "AK or IAM user name",
+        "host": "Endpoint URL",
+        "login": "AK or IAM user",
         "password": "SK, IAM password or token",
     },
     "placeholders": {
-        "host": "https://lakeformation.cn-north-4.myhuaweicloud.com",
-        "login": "AK (aksk) / IAM user (iam)",
-        "region": "cn-north-4",
-        "auth_type": "aksk",
+        "host": "optional, overrides Region: https://host, or a host name with Port and Scheme",
+        "port": "443 for https; keep a port set (the Test button of Airflow 3.3 needs one)",
+        "login": "AK (aksk) or IAM user name (iam); empty for token",
+        "password": "SK (aksk), the IAM user's password (iam) or an X-Auth-Token (token)",
     },
 }
 

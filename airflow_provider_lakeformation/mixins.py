@@ -101,10 +101,11 @@ class LakeFormationOperatorMixin:
             self.lakeformation_conn_id, project_id=self.project_id, instance_id=self.instance_id
         )
 
-    def console_url(self, job_id: str) -> str | None:
-        """The job's console page, or ``None`` if it cannot be built (never fails the task)."""
+    def console_url(self, job_id: str, run: str | int | None = None) -> str | None:
+        """The job's console page (of the run that started at ``run``, where the page can address
+        one), or ``None`` if it cannot be built (never fails the task)."""
         try:
-            return self.hook.job_console_url(job_id)
+            return self.hook.job_console_url(job_id, run)
         except Exception as err:
             self.log.warning("could not build the console URL of LakeFormation job %s: %s", job_id, err)
             return None

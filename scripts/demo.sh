@@ -91,15 +91,19 @@ airflow db migrate >"$DEMO/db_migrate.log" 2>&1 || { cat "$DEMO/db_migrate.log";
 say "Connections lakeformation_default (emulator, AK/SK) and hive_metastore_mysql"
 # The emulator's default credentials (see docs/operators.md). `connections import --overwrite` is
 # `airflow connections add` for both connections in one idempotent CLI call (each call costs ~4 s).
-LF_CONN_JSON="$("$VENV/bin/python" - "$EMULATOR_URL" <<'PY'
+# Host name + port + scheme, with the port stored as such (not only inside a URL): Airflow 3.3.2's UI
+# Test button needs a stored port (see the README's Connection section).
+LF_CONN_JSON="$("$VENV/bin/python" - "$PORT" <<'PY'
 import json, sys
 print(json.dumps({
     "conn_type": "lakeformation",
     "description": "Local LakeFormation emulator (demo)",
-    "host": sys.argv[1],
+    "host": "127.0.0.1",
+    "port": int(sys.argv[1]),
     "login": "EMULATORAK",
     "password": "emulator-secret-key",
     "extra": {
+        "scheme": "http",
         "auth_type": "aksk",
         "region": "cn-north-4",
         "project_id": "0123456789abcdef0123456789abcdef",

@@ -52,6 +52,7 @@ from airflow_provider_lakeformation.exceptions import (
     LakeFormationError,
     LakeFormationResponseError,
     TransportError,
+    credentials_rejected,
     error_class_for_status,
 )
 from airflow_provider_lakeformation.hooks import DEFAULT_CONN_ID
@@ -237,11 +238,19 @@ def _error_body(body: bytes) -> tuple[ErrorBody | None, bool]:
 
 
 _HINTS = {
-    401: "check the connection's credentials (AK/SK, IAM user and password, or token)",
-    403: "the credentials are valid but lack permission for this LakeFormation operation, "
-    "or the token/signature was rejected",
+    401: "the credentials were rejected: check the AK/SK, the IAM user and password, or the token",
     404: "check project_id, instance_id and the job id",
 }
+#: 403 says either: the error code (or the gateway's wording) tells which.
+_REJECTED_HINT = "the signature or token was rejected: check that the SK belongs to the AK, or the token"
+_DENIED_HINT = "the credentials were accepted but lack permission for this LakeFormation operation"
+
+
+def _hint(status: int, err: ErrorBody | None) -> str | None:
+    if status != 403:
+        return _HINTS.get(status)
+    rejected = credentials_rejected(status, err.code if err else None, err.message if err else None)
+    return _REJECTED_HINT if rejected else _DENIED_HINT
 
 
 def api_error(call: Call, resp: RawResponse, *, service: str = "LakeFormation") -> LakeFormationApiError:
@@ -249,7 +258,7 @@ def api_error(call: Call, resp: RawResponse, *, service: str = "LakeFormation") 
     err, readable = _error_body(resp.body)
     cls = error_class_for_status(resp.status)
     message = f"{service} API error: HTTP {resp.status} {resp.reason}".rstrip()
-    hint = _HINTS.get(resp.status)
+    hint = _hint(resp.status, err)
     if hint:
         message += f" ({hint})"
     if not readable or (err is not None and err.code is None and err.message is None):

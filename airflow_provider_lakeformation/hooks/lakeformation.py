@@ -36,6 +36,7 @@ from pydantic import ValidationError
 
 from airflow_provider_lakeformation.exceptions import (
     LakeFormationApiError,
+    LakeFormationAuthError,
     LakeFormationBadRequestError,
     LakeFormationConnectionError,
     LakeFormationError,
@@ -127,15 +128,17 @@ CONSOLE_URL = (
 )
 
 
-def console_url(s: ConnectionSettings, job_id: str) -> str:
-    """The console page of ``job_id`` (Huawei Cloud, or the emulator's own page)."""
+def console_url(s: ConnectionSettings, job_id: str, run: str | int | None = None) -> str:
+    """The console page of ``job_id`` (Huawei Cloud, or the emulator's own page). ``run`` (the
+    run's ``start_time``) addresses one run where the page can (the emulator's ``?run=``)."""
     if s.is_cloud_endpoint:
         return CONSOLE_URL.format(
             region=quote(s.region or "", safe=""),
             instance_id=quote(s.instance_id, safe=""),
             job_id=quote(job_id, safe=""),
         )
-    return f"{s.endpoint}/console/jobs/{quote(job_id, safe='')}"
+    page = f"{s.endpoint}/console/jobs/{quote(job_id, safe='')}"
+    return page if run in (None, "") else f"{page}?run={quote(str(run), safe='')}"
 
 
 def started_since(before: Job, now: Job) -> bool:
@@ -164,6 +167,29 @@ def _not_running(job_id: str, status: JobStatus | None, exc: LakeFormationBadReq
         return False
     log.info("LakeFormation job %s is %s, not running: nothing to stop (%s)", job_id, status, exc.error_msg)
     return True
+
+
+def _reply_facts(exc: LakeFormationApiError) -> str:
+    """``HTTP 403, error_code X: error_msg (request_id R)``: the reply in one line."""
+    code = f", error_code {exc.error_code}" if exc.error_code else ""
+    msg = f": {exc.error_msg}" if exc.error_msg else ""
+    return f"HTTP {exc.status_code}{code}{msg} (request_id {exc.request_id or 'unknown'})"
+
+
+def _auth_verdict(s: ConnectionSettings, exc: LakeFormationAuthError) -> str:
+    """A rejected signature or token told apart from a permission problem (by the error code)."""
+    if not exc.credentials_rejected:
+        return (
+            f"LakeFormation at {s.endpoint} accepted the credentials, but they lack permission to read "
+            f"instance {s.instance_id}: grant the user LakeFormation access"
+        )
+    if s.auth_type is AuthType.AKSK:
+        return (
+            f"LakeFormation at {s.endpoint} rejected the AK/SK signature: check that the SK belongs to "
+            "the AK (and the security token of a temporary AK/SK)"
+        )
+    what = "IAM user's token" if s.auth_type is AuthType.IAM else "token"
+    return f"LakeFormation at {s.endpoint} rejected the {what}: check it is valid and not expired"
 
 
 class LakeFormationHook(LakeFormationBaseHook):
@@ -458,7 +484,7 @@ class LakeFormationHook(LakeFormationBaseHook):
             return True
 
         self.execute(job_call(s, "POST", job_id, "start", query=query), parse_nothing, reconcile=reconcile)
-        log.info("Started LakeFormation job %s", job_id)
+        log.debug("Start of LakeFormation job %s accepted", job_id)  # callers log the run's facts
 
     def stop_job(self, job_id: str) -> None:
         """Ask a run to stop (``POST /lf-jobs/{job_id}/stop``, 202). A 400 is treated as success
@@ -554,26 +580,32 @@ class LakeFormationHook(LakeFormationBaseHook):
     def test_connection(self) -> tuple[bool, str]:
         """Check the settings and reach the instance (falling back to listing jobs); never raises.
 
+        The messages name no connection id: in the UI, Airflow tests a copy of the connection
+        under a temporary id the user never saw. A failure reads in one or two lines: what is
+        wrong, then the service's status, error code, message and request id.
+
         :return: ``(ok, message)`` for the Airflow UI's "Test" button.
         """
         try:
             s = self.settings
             quick = quick_policy(s.retry)
-        except Exception as exc:
-            return False, f"Invalid LakeFormation connection: {exc}"
-        try:
             instance = self.get_instance(retry=quick)
         except LakeFormationSpecError as exc:
-            return False, str(exc)
+            return False, "Invalid connection: " + "; ".join(exc.problems)
         except LakeFormationNotFoundError as exc:
             if not self._jobs_api_answers(s, quick):
-                return False, f"LakeFormation instance {s.instance_id} not found at {s.endpoint}: {exc}"
+                return False, (
+                    f"LakeFormation instance {s.instance_id} not found at {s.endpoint}: check project_id "
+                    f"and instance_id.\n{_reply_facts(exc)}"
+                )
             return True, (
                 f"Connected to LakeFormation at {s.endpoint}: the jobs API of instance {s.instance_id} "
                 "answers (the instance itself could not be read)"
             )
+        except LakeFormationAuthError as exc:
+            return False, f"{_auth_verdict(s, exc)}.\n{_reply_facts(exc)}"
         except LakeFormationApiError as exc:
-            return False, f"LakeFormation at {s.endpoint} refused the request: {exc}"
+            return False, f"LakeFormation at {s.endpoint} refused the request.\n{_reply_facts(exc)}"
         except LakeFormationConnectionError as exc:
             return False, f"Could not reach LakeFormation at {s.endpoint}: {exc}"
         except Exception as exc:
@@ -586,14 +618,16 @@ class LakeFormationHook(LakeFormationBaseHook):
         label = f" ({instance.name})" if instance.name else ""
         return True, f"Connected to LakeFormation instance {instance.id}{label} at {s.endpoint}"
 
-    def job_console_url(self, job_id: str) -> str:
+    def job_console_url(self, job_id: str, run: str | int | None = None) -> str:
         """Where a person can see the job: the Huawei Cloud console for ``*.myhuaweicloud.com``
-        endpoints (best-known URL layout), else ``{endpoint}/console/jobs/{job_id}`` (emulator).
+        endpoints (best-known URL layout), else ``{endpoint}/console/jobs/{job_id}`` (emulator),
+        there with ``?run={start_time}`` to open one run.
 
         :param job_id: the job.
+        :param run: the ``start_time`` of the run to open (the emulator's page highlights it).
         :return: the URL.
         """
-        return console_url(self.settings, job_id_arg(job_id))
+        return console_url(self.settings, job_id_arg(job_id), run)
 
     def async_client(self) -> AsyncLakeFormationClient:
         """``async with hook.async_client() as api:`` one aiohttp session for the block.
@@ -623,7 +657,7 @@ class LakeFormationHook(LakeFormationBaseHook):
         from flask_babel import lazy_gettext
         from wtforms import IntegerField, PasswordField, StringField
 
-        from airflow_provider_lakeformation.get_provider_info import CONN_FIELDS
+        from airflow_provider_lakeformation.get_provider_info import CONN_FIELDS, TEXT_FIELD_HINTS
 
         widgets: dict[str, Any] = {}
         for name, field in CONN_FIELDS.items():
@@ -631,7 +665,7 @@ class LakeFormationHook(LakeFormationBaseHook):
             types = schema.get("type", "string")
             types = [types] if isinstance(types, str) else list(types)
             label = lazy_gettext(field["label"])
-            description = field.get("description")
+            description = TEXT_FIELD_HINTS.get(name, field.get("description"))
             if field.get("sensitive") or schema.get("format") == "password":
                 widgets[name] = PasswordField(label, widget=BS3PasswordFieldWidget(), description=description)
             elif "integer" in types:

@@ -455,7 +455,7 @@ class LakeFormationStartJobOperator(
         if not self.wait_for_completion:
             run = self._start_or_attach()
             self._in_flight = None  # not waiting: the run outlives this task
-            push_xcoms(context, job_status=run.status)
+            push_xcoms(context, job_status=run.status, console_url=self.console_url(job_id, run.start_time))
             return job_id
         # Both waits go through the mixin: a retry reconnects to (or re-defers on) the run an earlier
         # try started, or returns at once if that run already succeeded.
@@ -484,12 +484,16 @@ class LakeFormationStartJobOperator(
         if job.status is not None and job.status.is_terminal and job.start_time == previous_start:
             # The service still reports the previous run: do not take its result for ours.
             job = job.model_copy(update={"status": JobStatus.SUBMITTED})
+        kind = getattr(job.type, "value", job.type)
         self.log.info(
-            "started LakeFormation job %s (mode=%s, cascade=%s): %s",
+            "Started LakeFormation job %s (%s %r): %s, run start_time %s, mode %s, cascade %s",
             job_id,
-            mode.value if mode else "default",
-            "default" if cascade is None else cascade,
+            kind or "type unknown",
+            job.name,
             job.status.value if job.status else "status unknown",
+            job.start_time,
+            mode.value if mode else "not given (service default)",
+            "not given (service default)" if cascade is None else str(cascade).lower(),
         )
         self._run, self._in_flight = job, job_id
         return job
@@ -638,6 +642,8 @@ class LakeFormationStartJobOperator(
         mixin returns this on reconnect)."""
         job_id = self._run_ref(external_id)[0] or self.job_id
         run = self._run
+        # The extra link opens the run this task started (or reconnected to), not whatever ran last.
+        push_xcoms(context, console_url=self.console_url(job_id, self._run_ref(external_id)[1]))
         if run is None:  # reconnecting: an earlier try of this task started the run
             self.log.warning(
                 "reconnected to the run of LakeFormation job %s started by an earlier try of this task "

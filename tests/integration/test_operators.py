@@ -187,7 +187,7 @@ def test_start_waits_for_success(emulator: EmulatorServer, task_log: pytest.LogC
     assert _start_op(job_id).execute(context) == job_id
     assert xcoms(context) == {
         "job_id": job_id,
-        "console_url": emulator.console_url(job_id),
+        "console_url": emulator.console_url(job_id, run=str(_hook().get_job(job_id).start_time)),
         "job_status": "SUCCESS",
     }
     assert starts(emulator, job_id) == 1

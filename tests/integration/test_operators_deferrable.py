@@ -66,9 +66,10 @@ def test_deferrable_success(emulator: EmulatorServer, task_log: pytest.LogCaptur
     assert kwargs["end_time"] is None
     assert kwargs["cancel_on_kill"] is True
     assert run_deferred(deferred, op, context) == job_id
+    started_at = LakeFormationHook(CONN_ID).get_job(job_id).start_time
     assert xcoms(context) == {
         "job_id": job_id,
-        "console_url": emulator.console_url(job_id),
+        "console_url": emulator.console_url(job_id, run=str(started_at)),  # the run this task started
         "job_status": "SUCCESS",
     }
     assert starts(emulator, job_id) == 1

@@ -666,7 +666,9 @@ def test_forbidden_nested_error_body(requests_mock: Mocker) -> None:
     with pytest.raises(LakeFormationAuthError) as info:
         make_hook("token").get_job("j1")
     assert (info.value.error_code, info.value.error_msg) == ("403", "X-Auth-Token is invalid in the request")
-    assert "lack permission" in str(info.value)
+    assert info.value.credentials_rejected
+    assert "the signature or token was rejected" in str(info.value)
+    assert "lack permission" not in str(info.value)
 
 
 def test_secret_looking_values_are_masked_in_snippets(requests_mock: Mocker) -> None:
