@@ -17,14 +17,12 @@ import aiohttp  # noqa: F401  # imported up front: the first trigger run would o
 import pytest
 import structlog
 from airflow.providers.common.compat.sdk import TaskDeferred
-from airflow.sdk.module_loading import import_string
-from airflow.sdk.serde import deserialize, serialize
-from airflow.serialization.decoders import smart_decode_trigger_kwargs
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_provider_lakeformation.emulator import EmulatorServer
 from airflow_provider_lakeformation.hooks.lakeformation import LakeFormationHook
 from airflow_provider_lakeformation.models import JobStatus
+from tests.compat import event_payload_roundtrip, rebuild_trigger
 
 CONN_ID = "lakeformation_default"
 FAST_RETRIES = {"max_retries": 1, "retry_min_wait": 0.01, "retry_max_wait": 0.05}
@@ -140,10 +138,7 @@ def starts(emulator: EmulatorServer, job_id: str) -> int:
 
 def roundtrip_trigger(trigger: BaseTrigger) -> BaseTrigger:
     """Rebuild a trigger the way the triggerer does: serialize -> serde -> JSON -> decode."""
-    classpath, kwargs = trigger.serialize()
-    wire = json.loads(json.dumps(serialize(kwargs)))
-    back = {k: smart_decode_trigger_kwargs(v) for k, v in deserialize(wire).items()}
-    rebuilt = import_string(classpath)(**back)
+    rebuilt = rebuild_trigger(trigger)
     assert isinstance(rebuilt, BaseTrigger)
     return rebuilt
 
@@ -161,7 +156,7 @@ def run_deferred(deferred: TaskDeferred, operator: Any, context: dict[str, Any])
     """Resume ``operator`` after ``deferred``: round-trip the trigger, run it, call the method."""
     trigger = roundtrip_trigger(deferred.trigger)
     event = asyncio.run(first_event(trigger))
-    payload = deserialize(json.loads(json.dumps(serialize(event.payload))))
+    payload = event_payload_roundtrip(event.payload)
     return getattr(operator, deferred.method_name)(context, event=payload, **(deferred.kwargs or {}))
 
 

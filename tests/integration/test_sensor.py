@@ -6,7 +6,6 @@ from typing import Any
 
 import pytest
 from airflow.providers.common.compat.sdk import AirflowSensorTimeout, TaskDeferred
-from airflow.sdk.exceptions import AirflowRescheduleException
 
 from airflow_provider_lakeformation.emulator import EmulatorServer
 from airflow_provider_lakeformation.exceptions import LakeFormationJobFailedError, LakeFormationSpecError
@@ -15,6 +14,7 @@ from airflow_provider_lakeformation.links.lakeformation import LakeFormationJobL
 from airflow_provider_lakeformation.models import JobStatus
 from airflow_provider_lakeformation.sensors.lakeformation import LakeFormationJobSensor
 from airflow_provider_lakeformation.triggers.lakeformation import LakeFormationJobTrigger
+from tests.compat import AirflowRescheduleException
 from tests.integration.test_operators_support import (
     CONN_ID,
     POLL,

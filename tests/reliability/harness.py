@@ -67,14 +67,9 @@ def make_context(ti: FakeTI | None = None, store: FakeStateStore | None = None) 
 
 def roundtrip_trigger(trigger: Any) -> Any:
     """What the triggerer runs: the trigger rebuilt from its serialized kwargs (serde + JSON)."""
-    from airflow.sdk.module_loading import import_string
-    from airflow.sdk.serde import deserialize, serialize
-    from airflow.serialization.decoders import smart_decode_trigger_kwargs
+    from tests.compat import rebuild_trigger
 
-    classpath, kwargs = trigger.serialize()
-    wire = json.loads(json.dumps(serialize(kwargs)))
-    back = {k: smart_decode_trigger_kwargs(v) for k, v in deserialize(wire).items()}
-    return import_string(classpath)(**back)
+    return rebuild_trigger(trigger)
 
 
 async def first_event(trigger: Any, timeout: float = 60.0) -> dict[str, Any]:
@@ -99,7 +94,7 @@ class Deferral:
 def run_task(op: Any, context: dict[str, Any], *, deferrals: list[Deferral] | None = None) -> Any:
     """``op.execute(context)``; on deferral run the (round-tripped) trigger to its event and resume,
     as often as the task defers. ``deferrals`` collects what happened."""
-    from airflow.sdk.exceptions import TaskDeferred
+    from tests.compat import TaskDeferred
 
     call = lambda: op.execute(context)  # noqa: E731
     for _ in range(10):

@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from airflow.sdk.exceptions import TaskDeferred
 
 from airflow_provider_lakeformation.auth import TokenCache, token_cache_key
 from airflow_provider_lakeformation.auth import token_cache as token_cache_module
 from airflow_provider_lakeformation.emulator import EmulatorServer
 from airflow_provider_lakeformation.hooks.lakeformation import LakeFormationHook
 from airflow_provider_lakeformation.operators.lakeformation import LakeFormationStartJobOperator
+from tests.compat import TaskDeferred
 from tests.reliability.harness import (
     ATTEMPTS,
     Counts,

@@ -19,7 +19,6 @@ from typing import Any
 
 import pytest
 import requests
-from airflow.sdk.execution_time.task_runner import _serialize_rendered_fields
 
 from airflow_provider_lakeformation.auth import sign_request
 from airflow_provider_lakeformation.auth import token_cache as token_cache_module
@@ -41,6 +40,7 @@ from airflow_provider_lakeformation.operators.lakeformation import (
     LakeFormationUpdateJobOperator,
 )
 from airflow_provider_lakeformation.sensors.lakeformation import LakeFormationJobSensor
+from tests.compat import serialize_rendered_fields
 from tests.reliability.harness import FAST_RETRY, Deferral, FakeTI, make_context, run_task
 from tests.reliability.recorder import Row
 from tests.reliability.specs import DS_ACCESS_KEY, DS_PASSWORD, DS_SECRET_KEY, migration_spec, with_outcome
@@ -135,7 +135,7 @@ def _raw_get(server: EmulatorServer, path: str) -> str:
 def _op_channels(found: Collected, op: Any, ctx: dict[str, Any]) -> None:
     """Rendered fields after redact (as sent to the API server) and reprs of the operator's hook."""
     op.render_template_fields(ctx)
-    found.add("rendered template fields", _serialize_rendered_fields(op))
+    found.add("rendered template fields", serialize_rendered_fields(op))
     hook = op.hook
     found.add("repr", repr(hook))
     found.add("repr", repr(hook.settings))
@@ -333,6 +333,6 @@ def test_json_string_spec_is_masked_in_rendered_fields(op_name: str, record: Row
         spec.pop("type")
         op = LakeFormationUpdateJobOperator(task_id="u", job_id="j", job=json.dumps(spec))
     op.render_template_fields(make_context())
-    rendered = json.dumps(_serialize_rendered_fields(op))
+    rendered = json.dumps(serialize_rendered_fields(op))
     for secret in fresh.values():
         assert secret not in rendered

@@ -5,14 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from airflow.sdk.module_loading import import_string
-from airflow.sdk.serde import deserialize, serialize
-from airflow.serialization.decoders import smart_decode_trigger_kwargs
 
 from airflow_provider_lakeformation.exceptions import LakeFormationSpecError
 from airflow_provider_lakeformation.models import JobStatus
 from airflow_provider_lakeformation.models.status import resolve_states
 from airflow_provider_lakeformation.triggers.lakeformation import LakeFormationJobTrigger
+from tests.compat import import_string, trigger_kwargs_roundtrip
 
 CLASSPATH = "airflow_provider_lakeformation.triggers.lakeformation.LakeFormationJobTrigger"
 KEYS = {
@@ -32,9 +30,8 @@ KEYS = {
 
 def _roundtrip(trigger: LakeFormationJobTrigger) -> LakeFormationJobTrigger:
     classpath, kwargs = trigger.serialize()
-    wire = json.loads(json.dumps(serialize(kwargs)))  # must be plain JSON
-    back = {k: smart_decode_trigger_kwargs(v) for k, v in deserialize(wire).items()}
-    rebuilt = import_string(classpath)(**back)
+    json.dumps(kwargs)  # must be plain JSON
+    rebuilt = import_string(classpath)(**trigger_kwargs_roundtrip(kwargs))
     assert isinstance(rebuilt, LakeFormationJobTrigger)
     return rebuilt
 
