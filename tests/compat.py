@@ -17,9 +17,32 @@ AIRFLOW_V_3 = Version("3.0") <= AIRFLOW_VERSION
 AIRFLOW_V_3_3 = Version("3.3") <= AIRFLOW_VERSION
 
 if AIRFLOW_V_3:
+    from airflow.sdk.exceptions import AirflowRescheduleException, TaskDeferred
     from airflow.sdk.module_loading import import_string
 else:  # Airflow 2.11
+    from airflow.exceptions import AirflowRescheduleException, TaskDeferred  # type: ignore[no-redef]
     from airflow.utils.module_loading import import_string  # type: ignore[no-redef]
+
+__all__ = [
+    "AIRFLOW_VERSION",
+    "AIRFLOW_V_3",
+    "AIRFLOW_V_3_3",
+    "HAS_AGET_CONNECTION",
+    "AirflowRescheduleException",
+    "TaskDeferred",
+    "encrypt_decrypt_trigger_kwargs",
+    "event_payload_roundtrip",
+    "import_string",
+    "rebuild_trigger",
+    "requires_task_state_store",
+    "requires_trigger_on_kill",
+    "serialize_rendered_fields",
+    "trigger_kwargs_roundtrip",
+]
+
+#: ``BaseHook.aget_connection`` (Airflow 3.1+); below, the hook looks the connection up with
+#: ``sync_to_async(get_connection)``.
+HAS_AGET_CONNECTION = Version("3.1") <= AIRFLOW_VERSION
 
 #: Tests of a feature that Airflow has from 3.3 on: skipped below with the reason.
 requires_task_state_store = pytest.mark.skipif(
@@ -57,6 +80,15 @@ def event_payload_roundtrip(payload: Any) -> Any:
     except ImportError:
         from airflow.serialization.serde import deserialize, serialize  # type: ignore[no-redef]
     return deserialize(json.loads(json.dumps(serialize(payload))))
+
+
+def encrypt_decrypt_trigger_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Trigger kwargs through ``Trigger``'s encryption for the metadata DB and back."""
+    from airflow.models.trigger import Trigger
+
+    encrypt = getattr(Trigger, "encrypt_kwargs", None) or Trigger._encrypt_kwargs  # 2.11: private
+    decrypted: dict[str, Any] = Trigger._decrypt_kwargs(encrypt(kwargs))
+    return decrypted
 
 
 def rebuild_trigger(trigger: Any) -> Any:

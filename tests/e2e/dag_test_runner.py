@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import inspect
 import json
 import sys
 from datetime import datetime
@@ -35,10 +36,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from airflow import settings
-    from airflow.models.xcom import XComModel
-    from airflow.utils.cli import get_bagged_dag
     from airflow.utils.session import create_session
     from sqlalchemy import select
+
+    try:  # Airflow 3
+        from airflow.models.xcom import XComModel
+        from airflow.utils.cli import get_bagged_dag
+    except ImportError:  # Airflow 2.11
+        from airflow.models.xcom import XCom as XComModel
+        from airflow.utils.cli import get_dag as get_bagged_dag
 
     if settings.Session is None:
         settings.configure_orm()
@@ -46,7 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     dag = get_bagged_dag(None, args.dag_id)
     logical_date = datetime.fromisoformat(args.logical_date) if args.logical_date else None
     run_conf = json.loads(args.conf) if args.conf else None
-    dag_run = dag.test(logical_date=logical_date, run_conf=run_conf)
+    if "logical_date" in inspect.signature(dag.test).parameters:
+        dag_run = dag.test(logical_date=logical_date, run_conf=run_conf)
+    else:  # Airflow 2.11
+        dag_run = dag.test(execution_date=logical_date, run_conf=run_conf)
 
     with create_session() as session:
         tis = {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances(session=session)}

@@ -210,8 +210,15 @@ def test_failed_job_fails_the_run(
 
 # ---------------------------------------------------------------------------- parse time / imports
 
-#: Top-level imports an example may use: the SDK, our provider and the standard library basics.
-ALLOWED_IMPORTS = ("__future__", "datetime", "typing", "airflow.sdk", "airflow_provider_lakeformation")
+#: Top-level imports an example may use: the SDK names through the compat provider (one example for
+#: Airflow 2.11 and 3.x), our provider and the standard library basics.
+ALLOWED_IMPORTS = (
+    "__future__",
+    "datetime",
+    "typing",
+    "airflow.providers.common.compat.sdk",
+    "airflow_provider_lakeformation",
+)
 #: Modules that must not be loaded when the DAG file is parsed.
 HEAVY_MODULES = (
     "pandas",
@@ -225,7 +232,10 @@ HEAVY_MODULES = (
 
 _PARSE_PROBE = r"""
 import json, sys, time
-from airflow.dag_processing.dagbag import DagBag   # Airflow itself is loaded before timing
+try:                                                # Airflow itself is loaded before timing
+    from airflow.dag_processing.dagbag import DagBag
+except ImportError:                                 # Airflow < 3.1
+    from airflow.models.dagbag import DagBag
 before = set(sys.modules)
 started = time.perf_counter()
 bag = DagBag(dag_folder=sys.argv[1], safe_mode=False)

@@ -16,6 +16,7 @@ from airflow_provider_lakeformation.hooks.lakeformation import (
     LakeFormationHook,
     RetrySettings,
 )
+from tests.compat import AIRFLOW_VERSION, HAS_AGET_CONNECTION
 
 AK = "AKIDEXAMPLE0001"
 SK = "sk-very-secret-0001"
@@ -349,7 +350,8 @@ def test_hook_reads_a_uri_env_connection(monkeypatch: pytest.MonkeyPatch) -> Non
     )
 
 
-async def test_async_settings_use_aget_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+async def _async_settings_and_sync_lookups(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """``aget_settings()`` of a token connection; the conn ids the sync ``get_connection`` saw."""
     _set_conn(
         monkeypatch,
         "lf_async",
@@ -358,16 +360,27 @@ async def test_async_settings_use_aget_connection(monkeypatch: pytest.MonkeyPatc
     calls: list[str] = []
     original = LakeFormationHook.get_connection.__func__  # type: ignore[attr-defined]
 
-    def no_sync(cls: type, conn_id: str) -> Any:
+    def counting(cls: type, conn_id: str) -> Any:
         calls.append(conn_id)
         return original(cls, conn_id)
 
-    monkeypatch.setattr(LakeFormationHook, "get_connection", classmethod(no_sync))
+    monkeypatch.setattr(LakeFormationHook, "get_connection", classmethod(counting))
     hook = LakeFormationHook("lf_async")
     s = await hook.aget_settings()
     assert s.auth_type is AuthType.TOKEN
-    assert calls == []  # the sync lookup was not used
     assert hook.settings is s
+    return calls
+
+
+@pytest.mark.skipif(not HAS_AGET_CONNECTION, reason=f"no aget_connection on Airflow {AIRFLOW_VERSION}")
+async def test_async_settings_use_aget_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert await _async_settings_and_sync_lookups(monkeypatch) == []  # the sync lookup was not used
+
+
+@pytest.mark.skipif(HAS_AGET_CONNECTION, reason=f"Airflow {AIRFLOW_VERSION} has aget_connection")
+async def test_async_settings_fall_back_to_sync_lookup_in_a_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Airflow 2.11: the documented fallback, ``sync_to_async(get_connection)``, once."""
+    assert await _async_settings_and_sync_lookups(monkeypatch) == ["lf_async"]
 
 
 def test_invalid_connection_fails_before_any_http(monkeypatch: pytest.MonkeyPatch) -> None:

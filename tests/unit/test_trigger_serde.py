@@ -10,7 +10,7 @@ from airflow_provider_lakeformation.exceptions import LakeFormationSpecError
 from airflow_provider_lakeformation.models import JobStatus
 from airflow_provider_lakeformation.models.status import resolve_states
 from airflow_provider_lakeformation.triggers.lakeformation import LakeFormationJobTrigger
-from tests.compat import import_string, trigger_kwargs_roundtrip
+from tests.compat import encrypt_decrypt_trigger_kwargs, import_string, trigger_kwargs_roundtrip
 
 CLASSPATH = "airflow_provider_lakeformation.triggers.lakeformation.LakeFormationJobTrigger"
 KEYS = {
@@ -75,8 +75,6 @@ def test_db_encryption_roundtrip(monkeypatch: pytest.MonkeyPatch) -> None:
     from cryptography.fernet import Fernet
 
     monkeypatch.setenv("AIRFLOW__CORE__FERNET_KEY", Fernet.generate_key().decode())
-    from airflow.models.trigger import Trigger
-
     try:
         from airflow.models.crypto import get_fernet
 
@@ -84,7 +82,7 @@ def test_db_encryption_roundtrip(monkeypatch: pytest.MonkeyPatch) -> None:
     except (ImportError, AttributeError):
         pass
     _, kwargs = LakeFormationJobTrigger(job_id="j", end_time=123.5, target_states=["SUCCESS"]).serialize()
-    assert Trigger._decrypt_kwargs(Trigger.encrypt_kwargs(kwargs)) == kwargs
+    assert encrypt_decrypt_trigger_kwargs(kwargs) == kwargs
 
 
 def test_default_state_sets_follow_partial_success_flag() -> None:
