@@ -32,12 +32,14 @@ __all__ = [
     "TaskDeferred",
     "encrypt_decrypt_trigger_kwargs",
     "event_payload_roundtrip",
+    "executable_in_this_thread",
     "import_string",
     "rebuild_trigger",
     "requires_task_state_store",
     "requires_trigger_on_kill",
     "serialize_rendered_fields",
     "trigger_kwargs_roundtrip",
+    "without_task_state_store",
 ]
 
 #: ``BaseHook.aget_connection`` (Airflow 3.1+); below, the hook looks the connection up with
@@ -49,6 +51,11 @@ requires_task_state_store = pytest.mark.skipif(
     not AIRFLOW_V_3_3,
     reason=f"the task state store (ResumableJobMixin) needs Airflow 3.3+, this is {AIRFLOW_VERSION}; "
     "the fallback (attach to a SUBMITTED/RUNNING run) is tested instead",
+)
+#: Tests of the documented fallback below 3.3 (the companions of ``requires_task_state_store``).
+without_task_state_store = pytest.mark.skipif(
+    AIRFLOW_V_3_3,
+    reason=f"Airflow {AIRFLOW_VERSION} has the task state store; the fallback of < 3.3 is not used",
 )
 requires_trigger_on_kill = pytest.mark.skipif(
     not AIRFLOW_V_3_3,
@@ -109,3 +116,18 @@ def serialize_rendered_fields(op: Any) -> Any:
     # RenderedTaskInstanceFields: serialize each field, then redact it
     fields = op.template_fields
     return {field: redact(serialize_template_field(getattr(op, field), field), field) for field in fields}
+
+
+def executable_in_this_thread() -> None:
+    """Let ``op.execute()`` run in the calling (non-main) thread, as a task runner would.
+
+    Airflow 2.11 wraps ``execute`` in ``ExecutorSafeguard``, whose caller registry is thread-local
+    and set up only in the thread that imported it: any other thread fails with ``AttributeError``
+    before the operator runs. Airflow 3 has no such registry.
+    """
+    if AIRFLOW_V_3:
+        return
+    from airflow.models.baseoperator import ExecutorSafeguard
+
+    if not hasattr(ExecutorSafeguard._sentinel, "callers"):
+        ExecutorSafeguard._sentinel.callers = {}

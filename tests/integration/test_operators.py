@@ -26,6 +26,12 @@ from airflow_provider_lakeformation.operators.lakeformation import (
     LakeFormationStopJobOperator,
     LakeFormationUpdateJobOperator,
 )
+from tests.compat import (
+    AIRFLOW_V_3_3,
+    executable_in_this_thread,
+    requires_task_state_store,
+    without_task_state_store,
+)
 from tests.integration.test_operators_support import (
     CONN_ID,
     POLL,
@@ -254,10 +260,12 @@ def test_start_attaches_to_a_running_run(
     assert _start_op(job_id).execute(context) == job_id
     assert starts(emulator, job_id) == 1
     assert "attaches to that run instead of starting another one" in task_log.text
-    assert "crash recovery is disabled" in task_log.text  # the mixin's warning without a store
+    if AIRFLOW_V_3_3:
+        assert "crash recovery is disabled" in task_log.text  # the mixin's warning without a store
     assert xcoms(context)["job_status"] == "SUCCESS"
 
 
+@requires_task_state_store
 def test_retry_after_crash_reconnects(emulator: EmulatorServer, task_log: pytest.LogCaptureFixture) -> None:
     """Try 1 starts the job and "dies"; try 2 finds the run in the task state store and waits for it."""
     job_id = new_job("resume_me", markers=outcome(duration=0.8))
@@ -277,6 +285,7 @@ def test_retry_after_crash_reconnects(emulator: EmulatorServer, task_log: pytest
     assert xcoms(context)["job_status"] == "SUCCESS"
 
 
+@requires_task_state_store
 def test_retry_after_run_finished_does_not_restart(emulator: EmulatorServer) -> None:
     job_id = new_job("resume_done")
     store = FakeStateStore()
@@ -291,6 +300,40 @@ def test_retry_after_run_finished_does_not_restart(emulator: EmulatorServer) -> 
     assert xcoms(context)["job_status"] == "SUCCESS"
 
 
+@without_task_state_store
+def test_retry_after_crash_attaches_while_the_run_is_in_progress_below_3_3(emulator: EmulatorServer) -> None:
+    """The documented fallback (Airflow < 3.3, no task state store): try 1 starts the job and dies,
+    try 2 finds it SUBMITTED/RUNNING and attaches instead of starting it again."""
+    job_id = new_job("attach_after_crash", markers=outcome(duration=1.5))
+    store = FakeStateStore()
+    first = _start_op(job_id)
+    first.wait_for_job = _crash  # type: ignore[method-assign]
+    with pytest.raises(_WorkerCrash):
+        first.execute(make_context(store))
+    assert store.data == {}  # nothing persisted below 3.3
+    context = make_context(store)
+    assert _start_op(job_id).execute(context) == job_id
+    assert starts(emulator, job_id) == 1
+    assert xcoms(context)["job_status"] == "SUCCESS"
+
+
+@without_task_state_store
+def test_retry_after_run_finished_starts_again_below_3_3(emulator: EmulatorServer) -> None:
+    """The documented 2.11 limitation: once the run of try 1 has finished, try 2 cannot know it was
+    its own and starts the job again (Airflow 3.3 returns the stored run's result instead)."""
+    job_id = new_job("restart_after_done")
+    store = FakeStateStore()
+    first = _start_op(job_id)
+    first.wait_for_job = _crash  # type: ignore[method-assign]
+    with pytest.raises(_WorkerCrash):
+        first.execute(make_context(store))
+    wait_status(job_id, {JobStatus.SUCCESS})
+    context = make_context(store)
+    assert _start_op(job_id).execute(context) == job_id
+    assert starts(emulator, job_id) == 2
+    assert xcoms(context)["job_status"] == "SUCCESS"
+
+
 def test_retry_after_failed_run_starts_again(emulator: EmulatorServer) -> None:
     job_id = new_job("resume_failed", markers=outcome("FAILED"))
     store = FakeStateStore()
@@ -301,6 +344,7 @@ def test_retry_after_failed_run_starts_again(emulator: EmulatorServer) -> None:
     assert starts(emulator, job_id) == 2
 
 
+@requires_task_state_store
 def test_stored_run_of_someone_else_is_not_mine(emulator: EmulatorServer) -> None:
     """The job was re-run by someone else after my run ended: my run's result comes from history."""
     job_id = new_job("resume_history")
@@ -345,6 +389,7 @@ def test_on_kill_stops_the_run(emulator: EmulatorServer) -> None:
     errors: list[BaseException] = []
 
     def run() -> None:
+        executable_in_this_thread()  # Airflow 2.11's ExecutorSafeguard
         try:
             op.execute(make_context())
         except BaseException as exc:

@@ -20,6 +20,7 @@ from airflow_provider_lakeformation.hooks.lakeformation import LakeFormationHook
 from airflow_provider_lakeformation.models import JobStatus
 from airflow_provider_lakeformation.operators.lakeformation import LakeFormationStartJobOperator
 from airflow_provider_lakeformation.triggers.lakeformation import LakeFormationJobTrigger
+from tests.compat import requires_task_state_store
 from tests.integration.test_operators_support import (
     CONN_ID,
     POLL,
@@ -172,6 +173,7 @@ def test_deferrable_retry_after_a_crash_redefers_on_the_same_run(emulator: Emula
     assert xcoms(second_context)["job_status"] == "SUCCESS"
 
 
+@requires_task_state_store
 def test_deferrable_retry_after_the_run_succeeded_does_not_start_again(emulator: EmulatorServer) -> None:
     """The run of try 1 succeeded while its resume was lost: try 2 returns without starting."""
     job_id = new_job("defer_retry_done", markers=outcome(duration=0.2))

@@ -19,7 +19,7 @@ from airflow_provider_lakeformation.auth import token_cache as token_cache_modul
 from airflow_provider_lakeformation.emulator import EmulatorServer
 from airflow_provider_lakeformation.hooks.lakeformation import LakeFormationHook
 from airflow_provider_lakeformation.operators.lakeformation import LakeFormationStartJobOperator
-from tests.compat import TaskDeferred
+from tests.compat import TaskDeferred, executable_in_this_thread, requires_task_state_store
 from tests.reliability.harness import (
     ATTEMPTS,
     Counts,
@@ -212,6 +212,7 @@ def test_emulator_restart_mid_run(
     outcome: dict[str, Any] = {}
 
     def task() -> None:
+        executable_in_this_thread()
         try:
             outcome["result"] = run_task(
                 start_op(conn_id, job_id, deferrable=mode == "deferrable", max_transient_errors=30),
@@ -312,8 +313,8 @@ def _crash_while_waiting(op: LakeFormationStartJobOperator) -> None:
 @pytest.mark.parametrize(
     ("case", "durable", "deferrable", "finished"),
     [
-        ("store_reconnect", True, False, False),
-        ("store_already_done", True, False, True),
+        pytest.param("store_reconnect", True, False, False, marks=requires_task_state_store),
+        pytest.param("store_already_done", True, False, True, marks=requires_task_state_store),
         ("attach_no_store", False, False, False),
         ("attach_deferrable", True, True, False),
     ],
