@@ -10,17 +10,20 @@ from importlib.metadata import version
 from typing import Any
 
 import pytest
+from airflow.providers.common.compat.sdk import TaskDeferred
 from packaging.version import Version
 
 AIRFLOW_VERSION = Version(Version(version("apache-airflow")).base_version)
 AIRFLOW_V_3 = Version("3.0") <= AIRFLOW_VERSION
 AIRFLOW_V_3_3 = Version("3.3") <= AIRFLOW_VERSION
 
+try:  # Airflow 3.2+
+    from airflow.sdk.exceptions import AirflowRescheduleException
+except ImportError:  # Airflow 3.1, 2.11
+    from airflow.exceptions import AirflowRescheduleException  # type: ignore[no-redef,attr-defined]
 if AIRFLOW_V_3:
-    from airflow.sdk.exceptions import AirflowRescheduleException, TaskDeferred
     from airflow.sdk.module_loading import import_string
 else:  # Airflow 2.11
-    from airflow.exceptions import AirflowRescheduleException, TaskDeferred  # type: ignore[no-redef]
     from airflow.utils.module_loading import import_string  # type: ignore[no-redef]
 
 __all__ = [
