@@ -133,9 +133,9 @@ def _run_many(jobs: dict[str, tuple[list[str], dict[str, str], Path]], timeout: 
 def emulator() -> Iterator[Emulator]:
     from airflow_provider_lakeformation.emulator import EmulatorServer
 
-    # Jobs run 5 s: long enough for the sensor / operator to find them still running and defer, and
-    # shorter than every poll interval, so each wait costs exactly one interval.
-    with EmulatorServer(port=0, submit_seconds=0.5, run_seconds=5.0) as srv:
+    # Jobs run 15 s: long enough for the sensor / operator to find them still running and defer even
+    # on a slow, loaded machine (at 5 s, a start task that took 7 s there left the sensor a finished job).
+    with EmulatorServer(port=0, submit_seconds=0.5, run_seconds=15.0) as srv:
         yield Emulator(srv.url)
 
 
