@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import TYPE_CHECKING, Any
 
 try:  # Airflow 3
@@ -45,6 +46,40 @@ else:
                 return self.get_job_result(external_id, context)
 
 
+
+
+def mask_secret(secret: str) -> None:
+    """Register ``secret`` with Airflow's secrets masker; never raises.
+
+    The compat provider exports ``mask_secret`` from 1.23 on (Python 3.11+); older ones (1.20 is
+    the newest on Python 3.10) do not, so Airflow's own is used: ``airflow.sdk.log`` on 3.x,
+    ``airflow.utils.log.secrets_masker`` on 2.11. Masking runs on the rendered spec before it is
+    validated, so a value the masker cannot take (Airflow 2.11 raises ``UnicodeEncodeError`` for a
+    lone surrogate) is skipped here: validation then rejects it with a
+    :class:`~airflow_provider_lakeformation.exceptions.LakeFormationSpecError` naming the field,
+    before any HTTP call, and it is never logged.
+
+    :param secret: the value to hide in logs and rendered fields.
+    """
+    masker = _airflow_mask_secret()
+    # A value the masker rejects is rejected by the spec's validation right after.
+    with contextlib.suppress(UnicodeError, ValueError, TypeError):
+        masker(secret)
+
+
+def _airflow_mask_secret() -> Any:
+    try:
+        from airflow.providers.common.compat.sdk import mask_secret as compat_mask_secret
+    except ImportError:  # common-compat < 1.23
+        try:  # Airflow 3
+            from airflow.sdk.log import mask_secret as compat_mask_secret  # type: ignore[no-redef]
+        except ImportError:  # Airflow 2.11
+            from airflow.utils.log.secrets_masker import (  # type: ignore[no-redef,attr-defined]
+                mask_secret as compat_mask_secret,
+            )
+    return compat_mask_secret
+
+
 __all__ = [
     "AirflowException",
     "AirflowNotFoundException",
@@ -54,4 +89,5 @@ __all__ = [
     "BaseSensorOperator",
     "Context",
     "ResumableJobMixin",
+    "mask_secret",
 ]

@@ -109,7 +109,7 @@ def collect_secrets(value: Any) -> list[str]:
 
 def mask_job_secrets(job: Any) -> None:
     """Register the datasource secrets of a (rendered) job spec with Airflow's secrets masker."""
-    from airflow.providers.common.compat.sdk import mask_secret
+    from airflow_provider_lakeformation._compat import mask_secret
 
     for secret in collect_secrets(job):
         mask_secret(secret)

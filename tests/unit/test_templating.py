@@ -144,3 +144,31 @@ def test_bad_mode_is_a_spec_error() -> None:
 def test_if_exists_is_checked_at_parse_time() -> None:
     with pytest.raises(LakeFormationSpecError, match="if_exists"):
         LakeFormationCreateJobOperator(task_id="c", job={}, if_exists="replace")  # type: ignore[arg-type]
+
+
+def test_unmaskable_secret_is_reported_by_validation(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rendered password with a lone surrogate (not UTF-8): masking must not fail the task with
+    the masker's UnicodeEncodeError (as on Airflow 2.11); validation reports the field instead, before
+    any HTTP call (the connection points at a closed port)."""
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_LF_UNMASKABLE",
+        json.dumps(
+            {
+                "conn_type": "lakeformation",
+                "host": "http://127.0.0.1:9",
+                "password": "token",
+                "extra": {"auth_type": "token", "project_id": "p" * 32, "instance_id": "inst"},
+            }
+        ),
+    )
+    tpl = _template()
+    tpl["parameter"]["metadata_migration_parameter"]["datasource_parameter"]["password"] = "{{ pw }}"
+    op = LakeFormationCreateJobOperator(task_id="create", job=tpl, lakeformation_conn_id="lf_unmaskable")
+    context = {**_context(), "pw": "pw-\udcff-SECRET"}
+    op.render_template_fields(context)  # masking never raises
+    with pytest.raises(LakeFormationSpecError) as info:
+        op.execute(context)  # type: ignore[arg-type]
+    message = str(info.value)
+    assert "password" in message
+    assert "UTF-8" in message or "valid string" in message
+    assert "SECRET" not in message
