@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.slow]
+#: Building in isolation and installing Airflow into a fresh venv take minutes on a loaded machine.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 REPO = Path(__file__).resolve().parents[2]
 PACKAGE = "airflow_provider_lakeformation"
