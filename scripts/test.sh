@@ -34,6 +34,10 @@ run_lane() {  # run_lane NAME [pytest args]; prints the lane's output, returns i
   echo "== lane $lane: installing $LANE_AIRFLOW on Python $LANE_PYTHON into $LANE_VENV"
   lane_install "$lane" || return 10
   export PATH="$PWD/$LANE_VENV/bin:$PATH"
+  # Each lane's own AIRFLOW_HOME: an airflow.cfg written by another Airflow line (e.g. 3.x's
+  # xcom_backend = airflow.sdk...) must not leak into this one.
+  export AIRFLOW_HOME="$PWD/.lanes/$lane/airflow_home"
+  mkdir -p "$AIRFLOW_HOME"
   echo "== lane $lane: $(lane_versions "$lane")"
   if [ "$lane" = "main" ]; then
     echo "== ruff"; ruff check airflow_provider_lakeformation tests example_dags benchmarks scripts || rc=1
