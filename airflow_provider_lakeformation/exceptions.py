@@ -1,8 +1,8 @@
 """Exceptions raised by the LakeFormation hook, operators, sensor and trigger.
 
 Every API failure is a :class:`LakeFormationApiError` carrying the HTTP status, ``error_code``,
-``error_msg``, ``solution_msg`` and the request id, so a task log says what went wrong and what to
-quote to support. No exception text ever contains a credential.
+``common_error_code``, ``error_msg``, ``solution_msg`` and the request id, so a task log says what
+went wrong and what to quote to support. No exception text ever contains a credential.
 """
 
 from __future__ import annotations
@@ -72,6 +72,7 @@ class LakeFormationApiError(LakeFormationError):
         method: str | None = None,
         path: str | None = None,
         retry_after: float | None = None,
+        common_error_code: str | None = None,
     ) -> None:
         self.status_code = status_code  # type: ignore[assignment]  # shadows AirflowException.status_code
         self.error_code = error_code
@@ -81,6 +82,7 @@ class LakeFormationApiError(LakeFormationError):
         self.method = method
         self.path = path
         self.retry_after = retry_after
+        self.common_error_code = common_error_code
         parts = [message]
         if method and path:
             parts.append(f"request: {method} {path}")
@@ -88,6 +90,8 @@ class LakeFormationApiError(LakeFormationError):
             parts.append(f"status: {status_code}")
         if error_code:
             parts.append(f"error_code: {error_code}")
+        if common_error_code and common_error_code != error_code:
+            parts.append(f"common_error_code: {common_error_code}")
         if error_msg:
             parts.append(f"error_msg: {error_msg}")
         if solution_msg:

@@ -4,6 +4,7 @@ event, failing with the job log's tail, and XComs."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping
 from datetime import timedelta
@@ -54,6 +55,27 @@ def push_xcoms(context: Context, **values: Any) -> None:
     for key, value in values.items():
         if value is not None:
             ti.xcom_push(key=key, value=value.value if isinstance(value, JobStatus) else value)
+
+
+#: A log line that reports an error (level word or wording), for the failure message.
+_ERROR_LINE = re.compile(r"\b(ERROR|FATAL|CRITICAL|SEVERE|exception|failed|failure)\b", re.IGNORECASE)
+#: Longest error line quoted in a failure message.
+ERROR_LINE_CHARS = 500
+
+
+def last_error_line(tail: str | None) -> str | None:
+    """The last line of a job log's tail that reports an error (else its last non-blank line),
+    control characters escaped and cut to :data:`ERROR_LINE_CHARS`, for an alert to quote.
+
+    :param tail: the end of the job log.
+    :return: the line, or ``None`` for an empty log.
+    """
+    lines = [line.strip() for line in (tail or "").splitlines() if line.strip()]
+    if not lines:
+        return None
+    line = next((ln for ln in reversed(lines) if _ERROR_LINE.search(ln)), lines[-1])
+    line = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in line)
+    return line if len(line) <= ERROR_LINE_CHARS else line[: ERROR_LINE_CHARS - 3] + "..."
 
 
 def default_deferrable() -> bool:
@@ -179,13 +201,17 @@ class LakeFormationJobWaitMixin(LakeFormationPollMixin):
         return tail
 
     def fail_job(self, job_id: str, status: JobStatus | None, detail: str | None = None) -> NoReturn:
-        """Log the tail of the job log, then raise :class:`LakeFormationJobFailedError`."""
+        """Log the tail of the job log, then raise :class:`LakeFormationJobFailedError` whose message
+        quotes the log's last error line (so an alert carries the cause)."""
         tail = self.log_tail(job_id)
         shown = status.value if status is not None else "unknown"
         url = self.console_url(job_id)
         message = f"LakeFormation job {job_id} ended with status {shown}"
         if detail:
             message += f": {detail}"
+        cause = last_error_line(tail)
+        if cause:
+            message += f"; last error in the job log: {cause}"
         hints = (["the job log above"] if tail else []) + ([f"the console: {url}"] if url else [])
         if hints:
             message += "; see " + " and ".join(hints)

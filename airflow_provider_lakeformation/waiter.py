@@ -51,6 +51,7 @@ class JobPoll:
         self.max_transient_errors = max_transient_errors
         self.transient = 0
         self.tracker = StatusTransitionLogger(job_id, log, initial=initial)
+        self.unknown_seen: set[str] = set()
 
     @property
     def last(self) -> JobStatus | None:
@@ -63,9 +64,21 @@ class JobPoll:
         return self.transient > self.max_transient_errors
 
     def judge(self, status: JobStatus) -> Outcome | None:
-        """Record a status read: reset the transient count, log a change, return its outcome."""
+        """Record a status read: reset the transient count, log a change, return its outcome.
+
+        A status value the client does not know (kept as its raw text) is not terminal: the wait goes
+        on, and a warning names it once per job and value.
+        """
         self.transient = 0
         self.tracker.observe(status)
+        if not status.is_known and status.value not in self.unknown_seen:
+            self.unknown_seen.add(status.value)
+            self.log.warning(
+                "LakeFormation job %s reports status %r, which this client does not know: "
+                "treating it as not finished and waiting on",
+                self.job_id,
+                status.value,
+            )
         return job_outcome(status, self.success_states, self.failure_states)
 
     def tolerate(self, err: Exception) -> None:

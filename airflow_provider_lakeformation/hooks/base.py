@@ -277,6 +277,7 @@ def _reply_error(
         error_code=err.code if err else None,
         error_msg=err.message if err else None,
         solution_msg=err.solution_msg if err else None,
+        common_error_code=err.common_code if err else None,
         request_id=resp.request_id,
         method=call.method,
         path=call.path,

@@ -63,6 +63,7 @@ from airflow_provider_lakeformation.models.arguments import (
     create_request,
     job_id_arg,
     job_type_arg,
+    parameter_blocks,
     spec_error,
     start_args,
     status_arg,
@@ -221,6 +222,7 @@ class LakeFormationHook(LakeFormationBaseHook):
         """
         s = self.settings
         request = create_request(spec, s.instance_id)
+        parameter_blocks(request.parameter, request.type, log)
 
         def reconcile() -> Job | None:
             job = self._find_job_by_name(request.type, request.name, single_attempt=True)
@@ -418,10 +420,7 @@ class LakeFormationHook(LakeFormationBaseHook):
             job_id, job_type_arg(job_type) if job_type is not None else None, spec_type
         )
         if wanted is not None:
-            try:
-                request.parameter.check_type(wanted)
-            except ValueError as exc:
-                raise spec_error("job spec", str(exc)) from None
+            parameter_blocks(request.parameter, wanted, log)
         return self.execute(job_call(self.settings, "PUT", job_id, body=request.to_wire()), parse_job)
 
     def delete_job(self, job_id: str) -> None:

@@ -5,14 +5,15 @@ the rule before any HTTP call."""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from typing import Any
 
 from pydantic import ValidationError
 
 from airflow_provider_lakeformation.exceptions import LakeFormationSpecError
-from airflow_provider_lakeformation.models.jobs import CreateJobRequest, JobType, StartMode
-from airflow_provider_lakeformation.models.status import JobStatus, parse_status
+from airflow_provider_lakeformation.models.jobs import CreateJobRequest, JobParameter, JobType, StartMode
+from airflow_provider_lakeformation.models.status import JobStatus, known_status
 
 #: Largest ``offset`` the list APIs accept.
 MAX_LIST_OFFSET = 1000
@@ -49,7 +50,7 @@ def status_arg(value: JobStatus | str | None) -> str | None:
     if value is None:
         return None
     try:
-        return parse_status(value).value
+        return known_status(value).value
     except ValueError:
         known = ", ".join(s.value for s in JobStatus)
         raise spec_error("arguments", f"status: must be one of {known}") from None
@@ -118,3 +119,26 @@ def create_request(spec: Any, default_instance_id: str | None) -> CreateJobReque
         )
     except ValidationError as exc:
         raise LakeFormationSpecError.from_validation_error("job spec", exc) from None
+
+
+def parameter_blocks(parameter: JobParameter, job_type: JobType, log: logging.Logger) -> None:
+    """Check that ``parameter`` carries the block of ``job_type``; blocks beside it are sent as given,
+    with one warning naming them (the pages mark every block optional and their create example
+    sends all three).
+
+    :param parameter: the request's parameter object.
+    :param job_type: the job's type.
+    :param log: where the warning goes.
+    :raises LakeFormationSpecError: the type's block is missing.
+    """
+    try:
+        extra = parameter.check_type(job_type)
+    except ValueError as exc:
+        raise spec_error("job spec", str(exc)) from None
+    if extra:
+        log.warning(
+            "LakeFormation %s job: sending %s beside its own block as given (the service reads the "
+            "block of the job's type)",
+            job_type.value,
+            ", ".join(f"parameter.{name}" for name in extra),
+        )

@@ -10,7 +10,7 @@ class NestedError(ResponseModel):
 
     code: str | int | None = None
     message: str | None = None
-    error_code: str | None = None
+    error_code: str | int | None = None
     error_msg: str | None = None
     title: str | None = None
 
@@ -20,7 +20,7 @@ class ErrorBody(ResponseModel):
 
     error_code: str | int | None = None
     error_msg: str | None = None
-    common_error_code: str | None = None
+    common_error_code: str | int | None = None
     solution_msg: str | None = None
     error: NestedError | None = None
 
@@ -31,6 +31,12 @@ class ErrorBody(ResponseModel):
             if value not in (None, ""):
                 return str(value)
         return None
+
+    @property
+    def common_code(self) -> str | None:
+        """``common_error_code`` as text (``None`` when absent or empty)."""
+        value = self.common_error_code
+        return None if value in (None, "") else str(value)
 
     @property
     def message(self) -> str | None:

@@ -18,7 +18,13 @@ from airflow_provider_lakeformation.exceptions import (
 
 
 class JobStatus(str, Enum):
-    """Status of a LakeFormation job, as the service reports it."""
+    """Status of a LakeFormation job, as the service reports it.
+
+    A status the client does not know (a state the service added later, e.g. ``QUEUED``) is kept
+    as an ``UNKNOWN`` value carrying the raw text: ``JobStatus("QUEUED")`` has ``name`` ``UNKNOWN``,
+    ``value`` ``"QUEUED"``, equals ``"QUEUED"``, is neither terminal nor in progress, and
+    :attr:`is_known` is False. Waits keep polling through it (see :func:`job_outcome`).
+    """
 
     CREATED = "CREATED"
     SUBMITTED = "SUBMITTED"
@@ -30,6 +36,27 @@ class JobStatus(str, Enum):
 
     def __str__(self) -> str:
         return str(self.value)
+
+    @classmethod
+    def _missing_(cls, value: object) -> JobStatus | None:
+        """Known names in any case and with blanks; any other text becomes an ``UNKNOWN`` value."""
+        if not isinstance(value, str):
+            return None
+        text = value.strip()
+        known = cls.__members__.get(text.upper())
+        if known is not None:
+            return known
+        if not text:
+            return None
+        member = str.__new__(cls, text)
+        member._name_ = "UNKNOWN"
+        member._value_ = text
+        return member
+
+    @property
+    def is_known(self) -> bool:
+        """False for a status value this client does not know (kept as its raw text)."""
+        return self._name_ != "UNKNOWN"
 
     @property
     def is_terminal(self) -> bool:
@@ -66,20 +93,30 @@ FAILED_STATUSES: frozenset[JobStatus] = failed_statuses()
 
 
 def parse_status(value: object) -> JobStatus:
-    """Read a status given as ``"RUNNING"`` or ``{"status": "RUNNING"}`` (both shapes occur in the docs).
+    """Read a status as the service sends it: ``"RUNNING"`` or ``{"status": "RUNNING"}`` (both shapes
+    occur in the docs). Tolerant: a value the client does not know is kept as its raw text
+    (``JobStatus("QUEUED")``, ``is_known`` False); it never fails the read.
 
-    Raises ``ValueError`` naming the value when it is neither shape or not a known status.
+    Raises ``ValueError`` only when the value is neither shape (or an empty string).
     """
     raw = value.get("status") if isinstance(value, dict) else value
     if isinstance(raw, JobStatus):
         return raw
-    if not isinstance(raw, str):
+    if not isinstance(raw, str) or not raw.strip():
         raise ValueError(f"status must be a string or an object with a 'status' string, got {value!r}")
-    try:
-        return JobStatus(raw.strip().upper())
-    except ValueError:
+    return JobStatus(raw)
+
+
+def known_status(value: object) -> JobStatus:
+    """A status given by a user (a filter, ``target_states``): one of the documented values.
+
+    Raises ``ValueError`` naming the value and the known ones otherwise.
+    """
+    status = parse_status(value)
+    if not status.is_known:
         known = ", ".join(s.value for s in JobStatus)
-        raise ValueError(f"unknown job status {raw!r} (known: {known})") from None
+        raise ValueError(f"unknown job status {status.value!r} (known: {known})")
+    return status
 
 
 #: Errors worth polling through: the hook already retried them and the service may recover.
@@ -99,7 +136,7 @@ class StatusLog(Protocol):
 
 def _state_set(values: Iterable[JobStatus | str], what: str) -> frozenset[JobStatus]:
     try:
-        return frozenset(parse_status(v) for v in values)
+        return frozenset(known_status(v) for v in values)
     except ValueError as err:
         raise LakeFormationSpecError(what, [str(err)]) from None
 

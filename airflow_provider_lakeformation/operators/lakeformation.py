@@ -115,14 +115,46 @@ def mask_job_secrets(job: Any) -> None:
         mask_secret(secret)
 
 
+#: What the rendered ``job`` field shows when a string spec is not valid JSON: its secrets cannot be
+#: found to mask them, so the text itself is never shown (the task then fails naming the rule).
+UNREADABLE_SPEC = "<not shown: the rendered job spec is not valid JSON and may hold a secret>"
+
+
+def _unreadable_json(job: Any) -> bool:
+    if not isinstance(job, str):
+        return False
+    try:
+        json.loads(job)
+    except ValueError:
+        return True
+    return False
+
+
 class _JobSpecTemplatingMixin:
-    """Masks the datasource secrets of the rendered ``job`` spec in logs."""
+    """Masks the datasource secrets of the rendered ``job`` spec in logs. A string spec that is not
+    valid JSON (e.g. a password with a ``"`` or ``\\`` pasted into a JSON template unescaped) is
+    replaced by :data:`UNREADABLE_SPEC`, so neither the rendered field nor a log shows it."""
 
     job: Any
 
     def render_template_fields(self, context: Context, jinja_env: jinja2.Environment | None = None) -> None:
         super().render_template_fields(context, jinja_env)  # type: ignore[misc]
+        if _unreadable_json(self.job):
+            self.job = UNREADABLE_SPEC
         mask_job_secrets(self.job)
+
+    def spec(self) -> dict[str, Any]:
+        """The rendered spec as a dict (:func:`spec_mapping`), never echoing unreadable text."""
+        if _unreadable_json(self.job):
+            self.job = UNREADABLE_SPEC
+            raise LakeFormationSpecError(
+                "job spec",
+                [
+                    "job: the spec is not valid JSON (not shown: it may hold a secret); build it as a dict, "
+                    "or escape values such as passwords with the tojson filter"
+                ],
+            )
+        return spec_mapping(self.job)
 
 
 # ------------------------------------------------------------------------------------------ create
@@ -163,7 +195,7 @@ class LakeFormationCreateJobOperator(
         self.if_exists = if_exists
 
     def _request(self) -> CreateJobRequest:
-        spec = self.job if isinstance(self.job, CreateJobRequest) else spec_mapping(self.job)
+        spec = self.job if isinstance(self.job, CreateJobRequest) else self.spec()
         return create_request(spec, self.hook.settings.instance_id)
 
     def execute(self, context: Context) -> str:
@@ -243,7 +275,7 @@ class LakeFormationUpdateJobOperator(_JobSpecTemplatingMixin, LakeFormationOpera
         elif isinstance(self.job, UpdateJobRequest):
             self.hook.update_job(job_id, self.job)
         else:
-            self.hook.update_job(job_id, spec_mapping(self.job))
+            self.hook.update_job(job_id, self.spec())
         self.log.info("updated LakeFormation job %s", job_id)
         push_xcoms(context, job_id=job_id, console_url=self.console_url(job_id))
         return job_id
@@ -256,9 +288,11 @@ class _StopMixin(LakeFormationPollMixin):
     """Stop a run and (optionally) wait until it is no longer SUBMITTED/RUNNING."""
 
     def stop_run(self, job_id: str, *, wait: bool, timeout: float | None) -> JobStatus:
-        """Stop ``job_id`` if it is in progress; return the status it ends up in (or was in)."""
+        """Stop ``job_id`` if it is in progress (or in a status this client does not know); return
+        the status it ends up in (or was in). Without ``wait``, the status read right after the stop
+        was accepted: never the one read before it."""
         status = self.hook.get_job_status(job_id)
-        if status not in IN_PROGRESS_STATUSES:
+        if status.is_known and status not in IN_PROGRESS_STATUSES:
             self.log.info("LakeFormation job %s is %s: nothing to stop", job_id, status.value)
             return status
         try:
@@ -273,14 +307,30 @@ class _StopMixin(LakeFormationPollMixin):
             return status
         self.log.info("LakeFormation job %s: stop requested (was %s)", job_id, status.value)
         if not wait:
-            return status
+            return self._status_after_stop(job_id, status)
         return self.wait_for_job(
             job_id, success_states=_NOT_RUNNING, failure_states=frozenset(), timeout=timeout, initial=status
         )
 
+    def _status_after_stop(self, job_id: str, before: JobStatus) -> JobStatus:
+        """The status read after the stop was accepted (the stop may still be under way)."""
+        after = self.hook.get_job_status(job_id)
+        if after == before:
+            self.log.info(
+                "LakeFormation job %s is still %s: the stop was accepted and is not applied yet "
+                "(wait_for_stop=True waits for it)",
+                job_id,
+                after.value,
+            )
+        return after
+
 
 class LakeFormationStopJobOperator(_StopMixin, BaseOperator):
     """Stop the current run of a LakeFormation job (nothing to do if it is not running).
+
+    Pushes ``job_status``: with ``wait_for_stop`` the status the job ended in; without it, the status
+    read *after* the service accepted the stop (``STOPPED`` once applied; ``SUBMITTED``/``RUNNING``
+    means the stop is accepted but not applied yet), or the status of a job that was not running.
 
     :param job_id: the job to stop (templated).
     :param wait_for_stop: wait until the job is no longer SUBMITTED/RUNNING.
@@ -331,6 +381,7 @@ class LakeFormationDeleteJobOperator(_StopMixin, BaseOperator):
     """
 
     template_fields: Sequence[str] = ("job_id", "project_id", "instance_id")
+    operator_extra_links = (LakeFormationJobLink(),)
     ui_color = "#ffe0e0"
 
     def __init__(
@@ -354,6 +405,7 @@ class LakeFormationDeleteJobOperator(_StopMixin, BaseOperator):
 
     def execute(self, context: Context) -> str | None:
         job_id = job_id_arg(self.job_id)
+        push_xcoms(context, console_url=self.console_url(job_id))
         try:
             status = self.hook.get_job_status(job_id)
             if status in IN_PROGRESS_STATUSES:
@@ -578,7 +630,7 @@ class LakeFormationStartJobOperator(
             return
         try:
             status = self.hook.get_job_status(job_id)
-            if status in IN_PROGRESS_STATUSES:
+            if status in IN_PROGRESS_STATUSES or not status.is_known:  # an unknown one may be running
                 self.hook.stop_job(job_id)
                 self.log.info("LakeFormation job %s: stop requested because the task was killed", job_id)
         except LakeFormationError as err:
@@ -632,7 +684,12 @@ class LakeFormationStartJobOperator(
         return "UNKNOWN"
 
     def is_job_active(self, status: str) -> bool:
-        return status in {s.value for s in IN_PROGRESS_STATUSES}
+        # A status this client does not know (not the "UNKNOWN" marker above) may be a run under
+        # way: treat it as active so that the run is waited on, never started a second time.
+        if status == "UNKNOWN":
+            return False
+        parsed = JobStatus(status)
+        return parsed in IN_PROGRESS_STATUSES or not parsed.is_known
 
     def is_job_succeeded(self, status: str) -> bool:
         return status in {s.value for s in self._success}

@@ -194,7 +194,8 @@ class LakeFormationJobTrigger(BaseTrigger):
     async def _stop_if_running(self) -> None:
         async with self._hook().async_client() as api:
             status = await api.get_job_status(self.job_id)
-            if status not in IN_PROGRESS_STATUSES:
+            # A status this client does not know may be a run under way (QUEUED...): ask for a stop.
+            if status.is_known and status not in IN_PROGRESS_STATUSES:
                 self.log.info("LakeFormation job %s is %s: nothing to stop", self.job_id, status.value)
                 self._kill_done = True
                 return

@@ -91,14 +91,14 @@ CASES = [
         status_readable=True,
     ),
     BadReply(
-        "200 unknown status",
-        Reply(200, {"id": "j1", "status": "EXPLODED"}),
+        "200 status not a string",
+        Reply(200, {"id": "j1", "status": 7}),
         LakeFormationResponseError,
         ("status",),
     ),
     BadReply(
-        "200 unknown status (status read)",
-        Reply(200, {"id": "j1", "status": {"status": "EXPLODED"}}),
+        "200 status not a string (status read)",
+        Reply(200, {"id": "j1", "status": {"status": ["RUNNING"]}}),
         LakeFormationResponseError,
         ("status",),
         status_method=True,

@@ -273,7 +273,7 @@ def test_create_job_sends_secrets_on_the_wire_only(
     ("spec", "message"),
     [
         ({**discovery_spec(), "name": "x"}, "name: String should have at least 4 characters"),
-        ({**discovery_spec(), "type": "METADATA_MIGRATION"}, "a METADATA_MIGRATION job needs exactly"),
+        ({**discovery_spec(), "type": "METADATA_MIGRATION"}, "a METADATA_MIGRATION job needs parameter"),
         ({**discovery_spec(), "extra_key": 1}, "extra_key: Extra inputs are not permitted"),
         ("not a mapping", "must be a CreateJobRequest or a mapping"),
     ],
@@ -291,15 +291,15 @@ def test_update_job_checks_the_block_against_the_job_type(requests_mock: Mocker)
     get = requests_mock.get(f"{JOBS}/j1", json=job_json(type="METADATA_MIGRATION"))
     put = requests_mock.put(f"{JOBS}/j1", json=job_json())
     update = {k: v for k, v in discovery_spec().items() if k != "type"}
-    with pytest.raises(LakeFormationSpecError, match="a METADATA_MIGRATION job needs exactly"):
+    with pytest.raises(LakeFormationSpecError, match="a METADATA_MIGRATION job needs parameter"):
         hook.update_job("j1", update)  # type fetched with get_job
     assert (get.call_count, put.call_count) == (1, 0)
-    with pytest.raises(LakeFormationSpecError, match="a PERMISSION_MIGRATION job needs exactly"):
+    with pytest.raises(LakeFormationSpecError, match="a PERMISSION_MIGRATION job needs parameter"):
         hook.update_job("j1", update, job_type="PERMISSION_MIGRATION")
     assert (get.call_count, put.call_count) == (1, 0)
     with pytest.raises(LakeFormationSpecError, match="type: the spec says METADATA_DISCOVERY"):
         hook.update_job("j1", discovery_spec(), job_type=JobType.METADATA_MIGRATION)
-    with pytest.raises(LakeFormationSpecError, match="exactly one parameter block"):
+    with pytest.raises(LakeFormationSpecError, match="a parameter block is needed"):
         hook.update_job("j1", {"name": "abcd", "parameter": {}}, job_type="METADATA_DISCOVERY")
     assert put.call_count == 0
     gets = get.call_count
@@ -616,7 +616,7 @@ def test_max_retries_zero(requests_mock: Mocker) -> None:
         ({"text": ""}, "empty body where a JSON object was expected"),
         ({"json": [1, 2]}, "expected a JSON object, got list"),
         ({"json": {"name": "no id"}}, "id: Field required"),
-        ({"json": {"id": "j1", "status": "EXPLODED"}}, "status: unknown job status 'EXPLODED'"),
+        ({"json": {"id": "j1", "status": 7}}, "status: status must be a string"),
         ({"json": {"error_code": "LF.001", "error_msg": "hidden failure"}}, "HTTP 200 with an error body"),
     ],
 )
@@ -990,3 +990,65 @@ def test_hook_identity_and_reexports() -> None:
         assert not hasattr(hooks, name)
     assert "lf" in repr(make_hook("token"))
     assert SK not in repr(make_hook("aksk").settings)
+
+
+@pytest.mark.parametrize(
+    ("body", "common", "code"),
+    [
+        (
+            {"error_code": "LF.0001", "error_msg": "bad", "common_error_code": "CBC.0150"},
+            "CBC.0150",
+            "LF.0001",
+        ),
+        ({"error_msg": "bad", "common_error_code": 150}, "150", "150"),
+        ({"error_code": "LF.0001", "error_msg": "bad"}, None, "LF.0001"),
+    ],
+)
+def test_errors_carry_common_error_code(
+    requests_mock: Mocker, body: dict[str, Any], common: str | None, code: str
+) -> None:
+    requests_mock.get(f"{JOBS}/j1", status_code=400, json=body, headers={"X-Request-Id": "rq"})
+    with pytest.raises(LakeFormationApiError) as info:
+        make_hook("token").get_job("j1")
+    assert (info.value.common_error_code, info.value.error_code) == (common, code)
+    if common is not None and common != code:
+        assert f"common_error_code: {common}" in str(info.value)
+
+
+def test_unknown_fields_and_values_never_fail_a_read(requests_mock: Mocker) -> None:
+    job = {
+        "id": "j1",
+        "type": "METADATA_SYNC",
+        "status": {"status": "QUEUED", "since": 3},
+        "parameter": {"metadata_migration_parameter": {"conflict_strategy": "MERGE", "new": [1]}},
+        "owner": {"nested": True},
+    }
+    requests_mock.get(f"{JOBS}/j1", json=job)
+    requests_mock.get(JOBS, json={"total": 2, "jobs": [job, {"id": "j2", "status": "SUCCESS"}], "next": 1})
+    hook = make_hook("token")
+    read = hook.get_job("j1")
+    assert (read.type, read.status) == ("METADATA_SYNC", "QUEUED")
+    assert read.status is not None
+    assert not read.status.is_known
+    assert hook.get_job_status("j1") == "QUEUED"
+    page = hook.list_jobs("METADATA_MIGRATION")
+    assert [j.status for j in page.jobs] == ["QUEUED", JobStatus.SUCCESS]
+
+
+def test_extra_parameter_blocks_are_sent_with_one_warning(
+    requests_mock: Mocker, caplog: pytest.LogCaptureFixture
+) -> None:
+    spec = discovery_spec()
+    spec["parameter"]["permission_migration_parameter"] = {
+        "location": "obs://b/p/",
+        "log_location": "obs://b/l/",
+        "policy_type": "DLF",
+        "instance_id": "inst1",
+    }
+    post = requests_mock.post(JOBS, status_code=201, json=job_json())
+    caplog.set_level(logging.WARNING)
+    make_hook("token").create_job(spec)
+    assert post.last_request.json()["parameter"]["permission_migration_parameter"]["policy_type"] == "DLF"
+    warned = [r.getMessage() for r in caplog.records if "beside its own block" in r.getMessage()]
+    assert len(warned) == 1
+    assert "parameter.permission_migration_parameter" in warned[0]

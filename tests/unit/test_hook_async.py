@@ -318,7 +318,7 @@ async def test_connection_refused() -> None:
     ("reply", "message"),
     [
         (Reply(body="<html>login page</html>"), "the body is not JSON"),
-        (Reply(body=job(status="EXPLODED")), "unknown job status 'EXPLODED'"),
+        (Reply(body=job(status=7)), "status must be a string"),
         (Reply(body={"error_code": "LF.9", "error_msg": "odd"}), "HTTP 200 with an error body"),
     ],
 )
