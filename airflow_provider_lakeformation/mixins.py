@@ -57,14 +57,16 @@ def push_xcoms(context: Context, **values: Any) -> None:
             ti.xcom_push(key=key, value=value.value if isinstance(value, JobStatus) else value)
 
 
-#: A log line that reports an error (level word or wording), for the failure message.
-_ERROR_LINE = re.compile(r"\b(ERROR|FATAL|CRITICAL|SEVERE|exception|failed|failure)\b", re.IGNORECASE)
+#: A log line at an error level, and (failing that) one whose wording reports an error.
+_ERROR_LEVEL = re.compile(r"\b(ERROR|FATAL|CRITICAL|SEVERE)\b")
+_ERROR_WORDING = re.compile(r"\b(error|exception|failed|failure)\b", re.IGNORECASE)
 #: Longest error line quoted in a failure message.
 ERROR_LINE_CHARS = 500
 
 
 def last_error_line(tail: str | None) -> str | None:
-    """The last line of a job log's tail that reports an error (else its last non-blank line),
+    """The last line of a job log's tail at an error level (else the last whose wording reports an
+    error, else its last non-blank line),
     control characters escaped and cut to :data:`ERROR_LINE_CHARS`, for an alert to quote.
 
     :param tail: the end of the job log.
@@ -73,7 +75,10 @@ def last_error_line(tail: str | None) -> str | None:
     lines = [line.strip() for line in (tail or "").splitlines() if line.strip()]
     if not lines:
         return None
-    line = next((ln for ln in reversed(lines) if _ERROR_LINE.search(ln)), lines[-1])
+    line = next(
+        (ln for pattern in (_ERROR_LEVEL, _ERROR_WORDING) for ln in reversed(lines) if pattern.search(ln)),
+        lines[-1],
+    )
     line = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in line)
     return line if len(line) <= ERROR_LINE_CHARS else line[: ERROR_LINE_CHARS - 3] + "..."
 

@@ -108,11 +108,17 @@ def collect_secrets(value: Any) -> list[str]:
 
 
 def mask_job_secrets(job: Any) -> None:
-    """Register the datasource secrets of a (rendered) job spec with Airflow's secrets masker."""
+    """Register the datasource secrets of a (rendered) job spec with Airflow's secrets masker; for a
+    JSON-string spec also the secrets as written in its text (``\\"`` for ``"``), which is what the
+    rendered field shows."""
     from airflow_provider_lakeformation._compat import mask_secret
 
     for secret in collect_secrets(job):
         mask_secret(secret)
+        if isinstance(job, str):
+            escaped = json.dumps(secret, ensure_ascii=False)[1:-1]
+            if escaped != secret:
+                mask_secret(escaped)
 
 
 #: What the rendered ``job`` field shows when a string spec is not valid JSON: its secrets cannot be

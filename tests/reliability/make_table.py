@@ -94,6 +94,23 @@ SECTIONS: dict[str, tuple[str, str, list[tuple[str, str]]]] = {
             ("rss_mb", "peak RSS MB"),
         ],
     ),
+    "operators": (
+        "Operator hardening",
+        "The operators under the rough edges an outside review found (issue #13 findings 8 and 11) and "
+        "a status the client does not know (issue #12): a JSON-string job spec that does not parse is never "
+        "shown (rendered field, redacted view, logs, error), what the stop operator pushes without "
+        "waiting, the cause quoted in a failed run's error, the delete operator's XComs and link.",
+        [
+            ("shown", "password shown"),
+            ("requests", "requests"),
+            ("pushed", "job_status pushed"),
+            ("status_after", "status read after"),
+            ("error_lines", "ERROR lines in the job log"),
+            ("xcoms", "XComs"),
+            ("links", "extra links"),
+            ("stops", "stops sent"),
+        ],
+    ),
     "bad_input": (
         "Bad input",
         "Each invalid job spec goes through the model, `hook.create_job`, `LakeFormationCreateJobOperator` "
