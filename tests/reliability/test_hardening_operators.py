@@ -24,12 +24,12 @@ from airflow_provider_lakeformation.hooks.lakeformation import LakeFormationHook
 from airflow_provider_lakeformation.links.lakeformation import LakeFormationJobLink
 from airflow_provider_lakeformation.models import JobStatus
 from airflow_provider_lakeformation.operators.lakeformation import (
+    UNREADABLE_SPEC,
     LakeFormationCreateJobOperator,
     LakeFormationDeleteJobOperator,
     LakeFormationStartJobOperator,
     LakeFormationStopJobOperator,
     LakeFormationUpdateJobOperator,
-    UNREADABLE_SPEC,
 )
 from tests.integration.test_operators_support import make_context, migration_spec, outcome, xcoms
 from tests.reliability.recorder import Row
