@@ -180,7 +180,7 @@ JOB_NAME_PATTERN = r"^[A-Za-z0-9_]+$"
 JobName = Annotated[str, Field(min_length=4, max_length=255, pattern=JOB_NAME_PATTERN)]
 Description = Annotated[str, Field(max_length=4000), AfterValidator(_utf8)]
 PrincipalName = Annotated[str, Field(min_length=1, max_length=49, pattern=r"^[A-Za-z0-9_.\-]+$")]
-DatasourceUsername = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9]+$")]
+DatasourceUsername = Annotated[str, Field(max_length=255, pattern=r"^[A-Za-z0-9]*$")]
 _FILE_NAME_FORBIDDEN = re.compile(r'[<>:"/\\|?*]')
 
 
@@ -304,12 +304,6 @@ class MetaDataMigrationParameter(WireModel):
 
     _fill_instance = model_validator(mode="before")(_default_instance_id)
 
-    @model_validator(mode="after")
-    def _unique_sync_objects(self) -> MetaDataMigrationParameter:
-        if len(set(self.sync_objects)) != len(self.sync_objects):
-            raise ValueError("sync_objects: each object type may appear only once")
-        return self
-
 
 class RangerPermissionMigrationPrincipalRelas(WireModel):
     """How Ranger users, groups and roles are converted into LakeFormation principals."""
@@ -404,24 +398,23 @@ class MetaDataDiscoveryParameter(WireModel):
 
     @model_validator(mode="after")
     def _check_schedule(self) -> MetaDataDiscoveryParameter:
+        """The page states each range per execute_frequency and no dependency between the fields:
+        with a frequency, its range (or ``*``); without one, ``*`` or the widest range."""
         freq = self.execute_frequency
-        given = [n for n in ("execute_day", "execute_hour", "execute_minute") if getattr(self, n) is not None]
-        if freq is None:
-            if self.execute_strategy is ExecuteStrategy.SCHEDULE:
-                raise ValueError("execute_frequency: required when execute_strategy is SCHEDULE")
-            if given:
-                raise ValueError(f"execute_frequency: required when {', '.join(given)} is set")
-            return self
-        if self.execute_strategy is ExecuteStrategy.SCHEDULE:
-            missing = [n for n in ("execute_day", "execute_hour", "execute_minute") if n not in given]
-            if missing:
-                raise ValueError(f"{', '.join(missing)}: required when execute_strategy is SCHEDULE")
-        if self.execute_day is not None:
-            _check_schedule_value("execute_day", self.execute_day, _DAY_RANGE[freq], freq.value)
-        if self.execute_hour is not None:
-            _check_schedule_value("execute_hour", self.execute_hour, _HOUR_RANGE[freq], freq.value)
-        if self.execute_minute is not None:
-            _check_schedule_value("execute_minute", self.execute_minute, (0, 59), freq.value)
+        checks = (
+            ("execute_day", self.execute_day, _DAY_RANGE),
+            ("execute_hour", self.execute_hour, _HOUR_RANGE),
+            ("execute_minute", self.execute_minute, None),
+        )
+        for field, value, ranges in checks:
+            if value is None:
+                continue
+            widest = (1, 31) if field == "execute_day" else (0, 23) if ranges else (0, 59)
+            if freq is None:
+                if value != "*":
+                    _check_schedule_value(field, value, widest, "not set")
+            else:
+                _check_schedule_value(field, value, ranges[freq] if ranges else widest, freq.value)
         return self
 
 
@@ -462,12 +455,6 @@ class JobParameter(WireModel):
             found = ", ".join(present) or "none"
             raise ValueError(f"parameter: a {job_type.value} job needs parameter.{wanted} (found: {found})")
         return [name for name in present if name != wanted]
-
-    @model_validator(mode="after")
-    def _smn(self) -> JobParameter:
-        if self.smn_notify and not self.smn_notify_topic:
-            raise ValueError("smn_notify_topic: required when smn_notify is true")
-        return self
 
 
 # ----------------------------------------------------------------------------------------- requests

@@ -156,8 +156,9 @@ class _JobSpecTemplatingMixin:
             raise LakeFormationSpecError(
                 "job spec",
                 [
-                    "job: the spec is not valid JSON (not shown: it may hold a secret); build it as a dict, "
-                    "or escape values such as passwords with the tojson filter"
+                    "job: a string spec must be a JSON object; this one is not valid JSON (not shown: it "
+                    "may hold a secret): build it as a dict, or escape values such as passwords with "
+                    "the tojson filter"
                 ],
             )
         return spec_mapping(self.job)

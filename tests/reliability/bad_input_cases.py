@@ -90,12 +90,6 @@ def _principal(**p: Any) -> Spec:
     return spec
 
 
-def _two_blocks() -> Spec:
-    spec = migration_spec()
-    spec["parameter"].update(permission_spec()["parameter"])
-    return spec
-
-
 _DROP = object()
 M = "metadata_migration_parameter"
 P = "permission_migration_parameter"
@@ -144,8 +138,7 @@ SPEC_CASES: list[SpecCase] = [
         "parameter",
         "permission_migration_parameter",
     ),
-    SpecCase("two_blocks", _two_blocks, "parameter", "exactly", True),
-    SpecCase("no_block", lambda: _top(migration_spec(), parameter={}), "parameter", "exactly", True),
+    SpecCase("no_block", lambda: _top(migration_spec(), parameter={}), "parameter", "found: none", True),
     SpecCase(
         "parameter_wrong_type",
         lambda: _top(migration_spec(), parameter=["x"]),
@@ -167,17 +160,10 @@ SPEC_CASES: list[SpecCase] = [
         "datasource_type_unknown", lambda: _mig(datasource_type="ORACLE"), "datasource_type", ENUM, True
     ),
     SpecCase(
-        "migration_conflict_update", lambda: _mig(conflict_strategy="UPDATE"), "conflict_strategy", ENUM, True
+        "migration_conflict_merge", lambda: _mig(conflict_strategy="MERGE"), "conflict_strategy", ENUM, True
     ),
     SpecCase("sync_objects_empty", lambda: _mig(sync_objects=[]), "sync_objects", "at least 1", True),
     SpecCase("sync_objects_unknown", lambda: _mig(sync_objects=["VIEW"]), "sync_objects", ENUM, True),
-    SpecCase(
-        "sync_objects_duplicate",
-        lambda: _mig(sync_objects=["TABLE", "TABLE"]),
-        "sync_objects",
-        "only once",
-        True,
-    ),
     SpecCase(
         "locations_21",
         lambda: _mig(locations=[{"key": f"k{i}", "value": "v"} for i in range(21)]),
@@ -357,31 +343,42 @@ SPEC_CASES: list[SpecCase] = [
     SpecCase("hourly_hour_number", lambda: _disc_sched("HOURLY", hour="5"), "execute_hour", r"'\*'", True),
     SpecCase("minute_60", lambda: _disc_sched("DAILY", minute=60), "execute_minute", "from 0 to 59", True),
     SpecCase(
-        "minute_negative", lambda: _disc_sched("WEEKLY", minute="-1"), "execute_minute", "from 0 to 59", True
+        "minute_negative", lambda: _disc_sched("WEEKLY", minute="-1"), "execute_minute", "ASCII digits", True
+    ),
+    SpecCase(
+        "minute_arabic_indic_digit",
+        lambda: _disc_sched("DAILY", minute="\u0663"),
+        "execute_minute",
+        "ASCII digits",
+        True,
+    ),
+    SpecCase(
+        "day_fullwidth_digit",
+        lambda: _disc_sched("WEEKLY", day="\uff13"),
+        "execute_day",
+        "ASCII digits",
+        True,
+    ),
+    SpecCase(
+        "minute_int_60", lambda: _disc_sched("HOURLY", minute=60), "execute_minute", "from 0 to 59", True
     ),
     SpecCase("day_bool", lambda: _disc_sched("WEEKLY", day=True), "execute_day", "boolean", True),
     SpecCase(
-        "schedule_without_frequency",
-        lambda: _disc(execute_frequency=None),
-        "execute_frequency",
-        "required",
+        "day_without_frequency_32",
+        lambda: _disc(execute_frequency=None, execute_day=32),
+        "execute_day",
+        "from 1 to 31",
         True,
     ),
     SpecCase(
-        "schedule_missing_minute",
-        lambda: _without(discovery_spec(), D, "execute_minute"),
-        "execute_minute",
-        "required",
+        "file_sample_rate_true",
+        lambda: _disc(file_sample_rate=True),
+        "file_sample_rate",
+        "valid integer",
         True,
     ),
+    SpecCase("header_text", lambda: _disc(header="false"), "header", "valid boolean", True),
     # -- notification
-    SpecCase(
-        "smn_notify_without_topic",
-        lambda: _top(migration_spec(), parameter={**migration_spec()["parameter"], "smn_notify": True}),
-        "smn_notify_topic",
-        "required",
-        True,
-    ),
     SpecCase(
         "smn_notify_type_unknown",
         lambda: _top(

@@ -153,14 +153,6 @@ FIELD_RULES: list[tuple[Any, dict[str, Any], str, Any, Any, str]] = [
     (
         MetaDataMigrationParameter,
         migration_block(),
-        "sync_objects",
-        ["TABLE", "TABLE"],
-        ["TABLE"],
-        "only once",
-    ),
-    (
-        MetaDataMigrationParameter,
-        migration_block(),
         "locations",
         [{"key": "a", "value": "b"}] * 21,
         [{"key": "a", "value": "b"}] * 20,
@@ -385,11 +377,16 @@ def test_update_request_rules() -> None:
     assert update.to_wire() == {k: v for k, v in create.to_wire().items() if k != "type"}
 
 
-def test_smn_notify_needs_topic() -> None:
-    with pytest.raises(ValidationError, match="smn_notify_topic: required when smn_notify is true"):
-        JobParameter.model_validate({"smn_notify": True})
+def test_pages_silent_rules_are_tolerated() -> None:
+    """No page states these dependencies: each field is checked on its own (docs/emulator.md)."""
+    JobParameter.model_validate({"smn_notify": True})
     JobParameter.model_validate({"smn_notify": True, "smn_notify_topic": "urn:smn:topic"})
-    JobParameter.model_validate({"smn_notify": False})
+    block = migration_block()
+    block["sync_objects"] = ["TABLE", "TABLE"]
+    block["datasource_parameter"] = {"username": ""}
+    sent = MetaDataMigrationParameter.model_validate(block).to_wire()
+    assert sent["sync_objects"] == ["TABLE", "TABLE"]
+    assert sent["datasource_parameter"] == {"username": ""}
 
 
 # --------------------------------------------------------------------- instance_id default
@@ -413,12 +410,12 @@ def test_instance_id_default_from_context(job_type: str) -> None:
 
 SCHEDULE_CASES: list[tuple[dict[str, Any], str | None]] = [
     ({"execute_strategy": "MANNUAL"}, None),
-    ({"execute_strategy": "SCHEDULE"}, "execute_frequency: required when execute_strategy is SCHEDULE"),
-    ({"execute_day": "1"}, "execute_frequency: required when execute_day is set"),
-    (
-        {"execute_strategy": "SCHEDULE", "execute_frequency": "DAILY", "execute_hour": "1"},
-        "execute_day, execute_minute: required when execute_strategy is SCHEDULE",
-    ),
+    ({"execute_strategy": "SCHEDULE"}, None),
+    ({"execute_day": "1", "execute_hour": 23, "execute_minute": "*"}, None),
+    ({"execute_day": 31}, None),
+    ({"execute_day": 32}, "execute_day: must be an integer from 1 to 31 when execute_frequency is not set"),
+    ({"execute_minute": 60}, "execute_minute: must be an integer from 0 to 59"),
+    ({"execute_strategy": "SCHEDULE", "execute_frequency": "DAILY", "execute_hour": "1"}, None),
     ({"execute_frequency": "MONTHLY", "execute_day": 31, "execute_hour": 23, "execute_minute": 59}, None),
     ({"execute_frequency": "MONTHLY", "execute_day": 0}, "execute_day: must be an integer from 1 to 31"),
     ({"execute_frequency": "MONTHLY", "execute_day": "32"}, "execute_day: must be an integer from 1 to 31"),
