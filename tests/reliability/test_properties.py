@@ -244,17 +244,14 @@ def valid_spec(draw: st.DrawFn, job_type: str | None = None) -> dict[str, Any]:
 
 
 def normalised(spec: Any) -> Any:
-    """What the wire must carry for ``spec``: ``None`` left out, schedule numbers as strings and the
-    connection's instance filled into a parameter block without one."""
+    """What the wire must carry for ``spec``: ``None`` left out, everything else as given (schedule
+    numbers too: integers stay integers, strings stay strings), the connection's instance filled into
+    a parameter block without one."""
     if isinstance(spec, list):
         return [normalised(v) for v in spec]
     if not isinstance(spec, dict):
         return spec
-    out = {k: normalised(v) for k, v in spec.items() if v is not None}
-    for k in ("execute_day", "execute_hour", "execute_minute"):
-        if isinstance(out.get(k), int):
-            out[k] = str(out[k])
-    return out
+    return {k: normalised(v) for k, v in spec.items() if v is not None}
 
 
 def expected_wire(spec: dict[str, Any]) -> dict[str, Any]:
