@@ -28,7 +28,9 @@ client starts its pollers on the still CREATED / QUEUED jobs (not terminal, so t
 once every poller has polled once (start-up: connection lookups, sessions) the parent starts the jobs.
 The steady-state window opens one interval after the last start and closes just before the first job
 can finish (a whole number of intervals); then the client waits for every event (bounded by
-``--duration``).
+``--duration``). With ``--window S`` the window (S seconds) runs before the start instead, while the
+jobs are still CREATED / QUEUED and polled all the same: on a loaded machine, starting N jobs can
+take longer than ``--job-seconds``.
 
 Reported per measurement (window figures): the 1-minute loadavg at its start, polls/s (the server's
 own counter of the polled route), event-loop lag p50/p99 (a probe sleeping 10 ms, oversleep), client
@@ -131,7 +133,7 @@ async def _start_jobs(url: str, ids: Sequence[str]) -> tuple[float, float]:
                 if resp.status not in (200, 202):
                     raise RuntimeError(f"start job failed: {resp.status} {await resp.text()}")
 
-        await _gather_limited([functools.partial(start, j) for j in ids], 32)
+        await _gather_limited([functools.partial(start, j) for j in ids], 128)
     return first, time.time()
 
 
@@ -251,6 +253,19 @@ async def _consume_trigger(trigger: Any, events: list[dict[str, Any]], greenback
         if "job_id" not in payload:  # the dbt Cloud trigger's events name the run
             payload["job_id"] = str(payload.get("run_id"))
         events.append(payload)
+
+
+Snapshot = tuple[float, float, float, int]
+
+
+async def _window(
+    available: float, interval: float, server_cpu: Callable[[], float], polls: Callable[[], Awaitable[int]]
+) -> tuple[Snapshot, Snapshot]:
+    """(wall, client CPU, server CPU, polls) at the start and end of a window of ``available``
+    seconds, cut to a whole number of intervals (the count does not depend on where it cuts a cycle)."""
+    w0 = (time.perf_counter(), time.process_time(), server_cpu(), await polls())
+    await asyncio.sleep(available // interval * interval if available >= interval else max(available, 0.0))
+    return w0, (time.perf_counter(), time.process_time(), server_cpu(), await polls())
 
 
 TaskFactory = Callable[[str, list[dict[str, Any]], float], Awaitable[None]]
@@ -420,18 +435,16 @@ async def _client(args: argparse.Namespace) -> dict[str, Any]:
     startup_s = time.perf_counter() - t_launch
     await asyncio.sleep(interval)
 
+    if args.window > 0:  # steady state while the jobs are still CREATED / QUEUED (polled all the same)
+        w0, w1 = await _window(args.window, interval, server_cpu, polls)
     # ---- the parent starts the jobs; steady state from one interval after the last start ---------
     _PROTOCOL.write("POLLING\n")
     _PROTOCOL.flush()
     plan = json.loads(await loop.run_in_executor(None, sys.stdin.readline))
-    first_end = plan["first_start"] + SUBMIT_SECONDS + plan["run_seconds"]
-    await asyncio.sleep(max(0.0, min(interval, first_end - END_MARGIN - time.time())))
-
-    w0 = (time.perf_counter(), time.process_time(), server_cpu(), await polls())
-    # A whole number of intervals, so the count does not depend on where the window cuts a cycle.
-    available = first_end - END_MARGIN - time.time()
-    await asyncio.sleep(available // interval * interval if available >= interval else max(available, 0.0))
-    w1 = (time.perf_counter(), time.process_time(), server_cpu(), await polls())
+    if args.window <= 0:
+        first_end = plan["first_start"] + SUBMIT_SECONDS + plan["run_seconds"]
+        await asyncio.sleep(max(0.0, min(interval, first_end - END_MARGIN - time.time())))
+        w0, w1 = await _window(first_end - END_MARGIN - time.time(), interval, server_cpu, polls)
     rss_window = me.memory_info().rss
     objects_window = len(gc.get_objects())
     window = w1[0] - w0[0]
@@ -595,6 +608,8 @@ def measure(
         str(pid),
         "--warmup-job",
         warm,
+        "--window",
+        str(args.window),
     ]
     if args.greenback:
         cmd.append("--greenback")
@@ -826,6 +841,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--greenback", action="store_true", help="open a greenback portal per trigger task")
     parser.add_argument("--emulator-workers", type=int, default=1, help="uvicorn workers (needs --state)")
     parser.add_argument("--emulator-arg", action="append", default=[], help="extra emulator CLI argument")
+    parser.add_argument(
+        "--window",
+        type=float,
+        default=0.0,
+        help="measure this many seconds while the jobs are still CREATED / QUEUED (polled all the same), "
+        "before starting them; for a loaded machine, where starting N jobs can outlast --job-seconds "
+        "(default 0: the window runs after the start, while the jobs are RUNNING)",
+    )
     parser.add_argument("--repeat", type=int, default=1, help="runs per measurement (median reported)")
     parser.add_argument("--keep-logs", action="store_true", help="keep the client/emulator logs")
     # client subprocess (internal)
