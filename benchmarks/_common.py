@@ -93,6 +93,14 @@ def _loadavg() -> str:
         return "-"
 
 
+def loadavg_1m() -> float:
+    """The 1-minute load average (NaN where the OS has none)."""
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return float("nan")
+
+
 def print_machine() -> None:
     info = machine_info()
     print("machine: " + ", ".join(f"{k}={v}" for k, v in info.items()))

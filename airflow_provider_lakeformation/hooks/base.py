@@ -5,9 +5,9 @@ the wire, for the sync hook (requests) and the async client (aiohttp) alike.
   :class:`Call` (body serialised once, so the signed bytes are the sent bytes); :func:`auth_headers`
   adds the identity (X-Auth-Token, or the AK/SK signature from :mod:`~airflow_provider_lakeformation.auth`).
 * **Transport.** :class:`LakeFormationBaseHook` (sync: settings, ``requests.Session``, IAM token
-  cache, retries) and :class:`LakeFormationBaseAsyncClient` (one ``aiohttp.ClientSession`` per
-  ``async with``) send a call, re-send once with a fresh IAM token after a 401 and retry transient
-  failures with the policy in :mod:`._retry`.
+  cache, retries) and :class:`LakeFormationBaseAsyncClient` (the ``aiohttp.ClientSession`` of its
+  event loop and connection, shared through :mod:`._sessions`) send a call, re-send once with a
+  fresh IAM token after a 401 and retry transient failures with the policy in :mod:`._retry`.
 * **Replies.** :func:`read_json` and the ``parse_*`` functions check a response and map errors to
   :mod:`~airflow_provider_lakeformation.exceptions`; error texts carry the method, the URL path (never
   the query), the HTTP status, the service's error fields and the request id; never a header or a
@@ -16,6 +16,7 @@ the wire, for the sync hook (requests) and the async client (aiohttp) alike.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -26,13 +27,12 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
 from types import TracebackType
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
-from urllib.parse import quote, urlsplit
-from urllib.request import getproxies, proxy_bypass
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import quote
 
 import requests
 import requests.auth
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from airflow_provider_lakeformation import __version__
 from airflow_provider_lakeformation._compat import AirflowNotFoundException, BaseHook
@@ -57,6 +57,7 @@ from airflow_provider_lakeformation.exceptions import (
 )
 from airflow_provider_lakeformation.hooks import DEFAULT_CONN_ID
 from airflow_provider_lakeformation.hooks._retry import is_ambiguous, retry_async, retry_sync
+from airflow_provider_lakeformation.hooks._sessions import SessionLease
 from airflow_provider_lakeformation.hooks._settings import AuthType, ConnectionSettings, RetrySettings
 from airflow_provider_lakeformation.models.errors import ErrorBody
 from airflow_provider_lakeformation.models.jobs import Job, JobPage
@@ -346,17 +347,24 @@ def parse_model(call: Call, resp: RawResponse, model: type[M]) -> M:
         raise response_error(call, resp, _problems(exc)) from None
 
 
-class _StatusOnly(BaseModel):
-    """The cheapest read of a job: only ``status`` (string or ``{"status": ...}``)."""
-
-    model_config = ConfigDict(extra="ignore", hide_input_in_errors=True)
-
-    status: Annotated[JobStatus, BeforeValidator(parse_status)]
-
-
 def parse_job_status(call: Call, resp: RawResponse) -> JobStatus:
-    """The status of a job from a get-job response, without validating the rest of the job."""
-    return parse_model(call, resp, _StatusOnly).status
+    """The status of a job from a get-job response (``status`` as a string or ``{"status": ...}``),
+    without validating the rest of the job: a plain lookup, cheap enough for thousands of polls a
+    second.
+
+    :param call: the request.
+    :param resp: its reply.
+    :return: the status.
+    :raises LakeFormationApiError: a non-2xx reply.
+    :raises LakeFormationResponseError: no readable status in a 2xx reply.
+    """
+    data = read_json(call, resp)
+    if "status" not in data:
+        raise response_error(call, resp, "status: Field required")
+    try:
+        return parse_status(data["status"])
+    except ValueError as exc:
+        raise response_error(call, resp, f"status: {exc}") from None
 
 
 def parse_nothing(call: Call, resp: RawResponse) -> bool:
@@ -480,6 +488,22 @@ class _KeepHeaders(requests.auth.AuthBase):
 _KEEP_HEADERS = _KeepHeaders()
 
 
+_SETTINGS: dict[ConnectionSettings, ConnectionSettings] = {}
+#: Distinct settings kept for sharing; past this the cache starts over (connections that change often).
+_SETTINGS_MAX = 256
+
+
+def _interned(settings: ConnectionSettings) -> ConnectionSettings:
+    """One shared object per distinct (frozen) settings: thousands of triggers on one connection
+    hold one copy instead of one each."""
+    shared = _SETTINGS.get(settings)
+    if shared is None:
+        if len(_SETTINGS) >= _SETTINGS_MAX:
+            _SETTINGS.clear()
+        shared = _SETTINGS[settings] = settings
+    return shared
+
+
 class LakeFormationBaseHook(BaseHook):
     """Connection settings, HTTP session, auth and retries of the LakeFormation hook. Its arguments
     are documented on ``hooks.lakeformation.LakeFormationHook``, the class users create."""
@@ -528,6 +552,9 @@ class LakeFormationBaseHook(BaseHook):
     # ------------------------------------------------------------------ settings
 
     def _settings_from(self, conn: Any, extra: Mapping[str, Any]) -> ConnectionSettings:
+        return _interned(self._build_settings(conn, extra))
+
+    def _build_settings(self, conn: Any, extra: Mapping[str, Any]) -> ConnectionSettings:
         return ConnectionSettings.from_connection(
             conn,
             extra=extra,
@@ -763,8 +790,60 @@ def _aiohttp_ssl(s: ConnectionSettings) -> ssl.SSLContext | bool:
     return True
 
 
+def _new_session(s: ConnectionSettings) -> aiohttp.ClientSession:
+    """The session shared by the async clients of one loop and transport settings
+    (:mod:`~airflow_provider_lakeformation.hooks._sessions`): no pool limit, so one slow request
+    never queues the others; no cookie jar, so nothing a reply sets reaches another client."""
+    import aiohttp
+
+    return aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(total=None, sock_connect=s.connect_timeout, sock_read=s.read_timeout),
+        connector=aiohttp.TCPConnector(ssl=_aiohttp_ssl(s), limit=0),
+        cookie_jar=aiohttp.DummyCookieJar(),
+        headers={"User-Agent": USER_AGENT},
+    )
+
+
+async def _request(
+    session: aiohttp.ClientSession,
+    call: Call,
+    headers: dict[str, str],
+    s: ConnectionSettings,
+    proxy: str | None,
+) -> RawResponse:
+    """Send ``call`` once over ``session``; transport failures become :class:`TransportError`."""
+    import asyncio
+
+    import aiohttp
+    from yarl import URL
+
+    try:
+        async with session.request(
+            call.method,
+            URL(call.url, encoded=True),
+            data=call.body,
+            headers=headers,
+            allow_redirects=False,
+            proxy=proxy,
+        ) as resp:
+            body = await resp.read()
+            return RawResponse(resp.status, resp.reason or "", resp.headers, body)
+    except aiohttp.ClientSSLError as exc:
+        raise tls_error(s, exc) from exc
+    except aiohttp.ClientConnectorError as exc:
+        raise TransportError(f"could not connect: {short_error(exc)}", sent=False) from exc
+    except aiohttp.ConnectionTimeoutError as exc:
+        raise TransportError(f"connect timeout after {s.connect_timeout:g} s", sent=False) from exc
+    except (aiohttp.ServerTimeoutError, asyncio.TimeoutError) as exc:
+        raise TransportError(f"no response within the read timeout of {s.read_timeout:g} s") from exc
+    except aiohttp.ClientError as exc:
+        raise TransportError(f"connection lost: {short_error(exc)}") from exc
+
+
 class LakeFormationBaseAsyncClient:
-    """Async transport: one ``aiohttp.ClientSession`` for the ``async with`` block; same auth,
+    """Async transport: inside ``async with``, a share of the ``aiohttp.ClientSession`` of the running
+    loop and connection (:mod:`._sessions`: one session and connection pool for thousands of
+    triggers, closed by its last user); same auth,
     retries, error mapping and parsing as :class:`LakeFormationBaseHook`. The connection is looked
     up with ``aget_connection`` and the IAM token fetched with aiohttp (and kept in the hook's
     shared token cache), so the event loop is never blocked.
@@ -774,9 +853,8 @@ class LakeFormationBaseAsyncClient:
 
     def __init__(self, hook: LakeFormationBaseHook) -> None:
         self._hook = hook
-        self._session: aiohttp.ClientSession | None = None
+        self._lease: SessionLease | None = None
         self._settings: ConnectionSettings | None = None
-        self._proxies: dict[str, str | None] = {}
 
     @property
     def settings(self) -> ConnectionSettings:
@@ -789,18 +867,10 @@ class LakeFormationBaseAsyncClient:
         return self._settings
 
     async def __aenter__(self: A) -> A:
-        import aiohttp
-
         s = await self._hook.aget_settings()
         self._settings = s
-        self._session = aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(
-                total=None, sock_connect=s.connect_timeout, sock_read=s.read_timeout
-            ),
-            connector=aiohttp.TCPConnector(ssl=_aiohttp_ssl(s)),
-            headers={"User-Agent": USER_AGENT},
-        )
-        self._proxies = {}
+        key = (s.conn_id, s.verify, s.ca_bundle, s.connect_timeout, s.read_timeout)
+        self._lease = SessionLease(key, functools.partial(_new_session, s))
         return self
 
     async def __aexit__(
@@ -809,22 +879,10 @@ class LakeFormationBaseAsyncClient:
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the session (also done by ``async with``)."""
-        session, self._session = self._session, None
-        if session is not None:
-            await session.close()
-
-    def _proxy(self, url: str) -> str | None:
-        """The proxy for ``url`` from HTTP(S)_PROXY / NO_PROXY, looked up once per host (like
-        requests; aiohttp's own ``trust_env`` would also read ~/.netrc on every request)."""
-        parts = urlsplit(url)
-        key = f"{parts.scheme}://{parts.netloc}"
-        if key not in self._proxies:
-            proxy = getproxies().get(parts.scheme)
-            if proxy and proxy_bypass(parts.hostname or ""):
-                proxy = None
-            self._proxies[key] = proxy
-        return self._proxies[key]
+        """Give the shared session back (also done by ``async with``); its last user closes it."""
+        lease, self._lease = self._lease, None
+        if lease is not None:
+            await lease.release()
 
     async def _token(self, s: ConnectionSettings) -> str | None:
         if s.auth_type is AuthType.IAM:
@@ -842,36 +900,18 @@ class LakeFormationBaseAsyncClient:
         return await retry_async(attempt, policy=s.retry, what=call.what, logger=log)
 
     async def _send(self, call: Call, headers: dict[str, str]) -> RawResponse:
-        import asyncio
-
-        import aiohttp
-        from yarl import URL
-
-        session = self._session
-        if session is None:
+        lease = self._lease
+        if lease is None:
             raise RuntimeError("use the client inside `async with hook.async_client() as api:`")
-        s = self.settings
+        session, proxy = lease.session(), lease.proxy(call.url)
         try:
-            async with session.request(
-                call.method,
-                URL(call.url, encoded=True),
-                data=call.body,
-                headers=headers,
-                allow_redirects=False,
-                proxy=self._proxy(call.url),
-            ) as resp:
-                body = await resp.read()
-                return RawResponse(resp.status, resp.reason or "", resp.headers, body)
-        except aiohttp.ClientSSLError as exc:
-            raise tls_error(s, exc) from exc
-        except aiohttp.ClientConnectorError as exc:
-            raise TransportError(f"could not connect: {short_error(exc)}", sent=False) from exc
-        except aiohttp.ConnectionTimeoutError as exc:
-            raise TransportError(f"connect timeout after {s.connect_timeout:g} s", sent=False) from exc
-        except (aiohttp.ServerTimeoutError, asyncio.TimeoutError) as exc:
-            raise TransportError(f"no response within the read timeout of {s.read_timeout:g} s") from exc
-        except aiohttp.ClientError as exc:
-            raise TransportError(f"connection lost: {short_error(exc)}") from exc
+            return await _request(session, call, headers, self.settings, proxy)
+        except TransportError:
+            if not session.closed or self._lease is None:
+                raise
+        # The shared session was closed under this request (not the server's doing): once more on a
+        # new one, as if the request had been made a moment later.
+        return await _request(lease.session(), call, headers, self.settings, proxy)
 
     async def _transmit(self, call: Call) -> RawResponse:
         s = self.settings

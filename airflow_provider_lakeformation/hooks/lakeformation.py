@@ -46,6 +46,7 @@ from airflow_provider_lakeformation.exceptions import (
 from airflow_provider_lakeformation.hooks._retry import is_ambiguous, quick_policy, retry_sync
 from airflow_provider_lakeformation.hooks._settings import AuthType, ConnectionSettings, RetrySettings
 from airflow_provider_lakeformation.hooks.base import (
+    Call,
     LakeFormationBaseAsyncClient,
     LakeFormationBaseHook,
     QueryValue,
@@ -629,7 +630,7 @@ class LakeFormationHook(LakeFormationBaseHook):
         return console_url(self.settings, job_id_arg(job_id), run)
 
     def async_client(self) -> AsyncLakeFormationClient:
-        """``async with hook.async_client() as api:`` one aiohttp session for the block.
+        """``async with hook.async_client() as api:`` the loop's shared aiohttp session for the block.
 
         :return: the async client (open it with ``async with``).
         """
@@ -681,6 +682,12 @@ class AsyncLakeFormationClient(LakeFormationBaseAsyncClient):
     :param hook: the hook whose connection, overrides and IAM token cache are used.
     """
 
+    def __init__(self, hook: LakeFormationHook) -> None:
+        super().__init__(hook)
+        #: The status request of the job last polled, built once (a trigger polls one job).
+        self._status_job: str | None = None
+        self._status_call: Call | None = None
+
     async def get_job(self, job_id: str) -> Job:
         """See :meth:`LakeFormationHook.get_job`.
 
@@ -695,7 +702,11 @@ class AsyncLakeFormationClient(LakeFormationBaseAsyncClient):
         :param job_id: the job.
         :return: its status.
         """
-        return await self.execute(job_call(self.settings, "GET", job_id_arg(job_id)), parse_job_status)
+        call = self._status_call
+        if call is None or self._status_job != job_id:
+            call = self._status_call = job_call(self.settings, "GET", job_id_arg(job_id))
+            self._status_job = job_id
+        return await self.execute(call, parse_job_status)
 
     async def get_job_log(self, job_id: str) -> JobLog:
         """See :meth:`LakeFormationHook.get_job_log`.

@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from enum import Enum
+from functools import cache
 from typing import Any, Literal, Protocol
 
 from airflow_provider_lakeformation.exceptions import (
@@ -75,6 +76,7 @@ TERMINAL_STATUSES: frozenset[JobStatus] = frozenset(
 IN_PROGRESS_STATUSES: frozenset[JobStatus] = frozenset({JobStatus.SUBMITTED, JobStatus.RUNNING})
 
 
+@cache  # one shared set per flag: thousands of waiting triggers hold the same object
 def successful_statuses(*, partial_success_ok: bool = False) -> frozenset[JobStatus]:
     """Terminal states that count as success; PARTIAL_SUCCESS only when ``partial_success_ok``."""
     if partial_success_ok:
@@ -82,6 +84,7 @@ def successful_statuses(*, partial_success_ok: bool = False) -> frozenset[JobSta
     return frozenset({JobStatus.SUCCESS})
 
 
+@cache
 def failed_statuses(*, partial_success_ok: bool = False) -> frozenset[JobStatus]:
     """Terminal states that count as failure (the complement of :func:`successful_statuses`)."""
     return TERMINAL_STATUSES - successful_statuses(partial_success_ok=partial_success_ok)

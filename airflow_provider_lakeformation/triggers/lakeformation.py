@@ -1,6 +1,7 @@
 """Trigger that waits for a LakeFormation job run on the triggerer.
 
-:class:`LakeFormationJobTrigger` polls one job over one aiohttp session until the run is decided,
+:class:`LakeFormationJobTrigger` polls one job until the run is decided (over the aiohttp session
+that the triggers of one loop and connection share, see :mod:`~.hooks._sessions`),
 then yields exactly one event::
 
     {"status": "success" | "error" | "timeout", "job_id": str, "job_status": str | None, "message": str}
@@ -16,6 +17,7 @@ it) when ``cancel_on_kill`` is set.
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import time
 from collections.abc import AsyncIterator, Iterable
@@ -94,8 +96,15 @@ class LakeFormationJobTrigger(BaseTrigger):
         )
         self.target_states = None if target_states is None else sorted(s.value for s in self._success)
         self.failure_states = None if failure_states is None else sorted(s.value for s in self._failure)
-        self._kill_lock = asyncio.Lock()
+        self._kill_lock: asyncio.Lock | None = None  # made on first use: most triggers are never killed
         self._kill_done = False
+
+    @property
+    def log(self) -> Any:
+        """One logger shared by every instance of the class: a triggerer routes each line to its
+        trigger's log by the context it runs in, not by the logger object, and thousands of waiting
+        triggers need not hold a logger chain each."""
+        return type(self).logger()
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Plain JSON kwargs; no credentials (the triggerer reads the connection itself)."""
@@ -148,9 +157,8 @@ class LakeFormationJobTrigger(BaseTrigger):
         poll = JobPoll(job_id, self.log, self._success, self._failure, self.max_transient_errors)
         try:
             async with self._hook().async_client() as api:
-                outcome = await async_wait(
-                    poll, lambda: api.get_job_status(job_id), delay=self._delay, remaining=self._remaining
-                )
+                read = functools.partial(api.get_job_status, job_id)
+                outcome = await async_wait(poll, read, delay=self._delay, remaining=self._remaining)
         except TRANSIENT_ERRORS as err:
             if not poll.gave_up:
                 return self._event("error", poll.last, f"LakeFormation job {job_id}: {err}")
@@ -181,6 +189,8 @@ class LakeFormationJobTrigger(BaseTrigger):
         if not self.cancel_on_kill:
             self.log.info("LakeFormation job %s: cancel_on_kill is off, leaving the job running", self.job_id)
             return
+        if self._kill_lock is None:
+            self._kill_lock = asyncio.Lock()
         async with self._kill_lock:
             if self._kill_done:
                 return
@@ -212,4 +222,4 @@ class LakeFormationJobTrigger(BaseTrigger):
             self._kill_done = True
 
     async def cleanup(self) -> None:
-        """Nothing to release: the HTTP session lives only inside :meth:`run`."""
+        """Nothing to release: :meth:`run` gives its share of the loop's HTTP session back itself."""
