@@ -71,3 +71,14 @@ def emulator_connection(emulator: EmulatorServer, monkeypatch: pytest.MonkeyPatc
         return conn_id
 
     return make
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _trigger_serde_warm() -> None:
+    """Pay the first trigger round trip's one-off costs (serde imports, ~1.5 s on a loaded machine)
+    before any test starts a short job: tests that must see a job RUNNING build their trigger after
+    the start, and a cold first round trip let a 0.4 s job finish before the first poll."""
+    from airflow_provider_lakeformation.triggers.lakeformation import LakeFormationJobTrigger
+    from tests.compat import rebuild_trigger
+
+    rebuild_trigger(LakeFormationJobTrigger(job_id="warm-up", lakeformation_conn_id="warm_up"))
