@@ -99,6 +99,16 @@ CONN_FIELDS: dict[str, Any] = {
         "schema": {"type": ["number", "null"]},
         "description": "longest backoff; default 30",
     },
+    "allow_insecure_transport": {
+        "label": "Allow insecure transport",
+        "schema": {"type": ["boolean", "null"], "default": False},
+        "description": "accept an http:// IAM endpoint next to an https API host (test setups only)",
+    },
+    "max_response_bytes": {
+        "label": "Max reply size (bytes)",
+        "schema": {"type": ["integer", "null"]},
+        "description": "cap of a decompressed reply body (default 8388608)",
+    },
     "retry_after_cap": {
         "label": "Retry-After cap (s)",
         "schema": {"type": ["number", "null"]},

@@ -133,9 +133,15 @@ def _variants(secret: str) -> set[str]:
     return {secret, json.dumps(secret)[1:-1], quote(secret, safe=""), quote_plus(secret, safe="")}
 
 
+#: Shorter values are not scrubbed (replacing every "a" would leave no readable message); no real
+#: token, key or password is this short.
+MIN_SCRUBBED_CHARS = 4
+
+
 def scrub(text: str | None, secrets: Iterable[str]) -> str | None:
     """THE gate of server-provided text into an error, an event or a log: every known credential
-    value (raw, JSON-escaped or percent-encoded) becomes ``***`` and control characters are escaped.
+    value of :data:`MIN_SCRUBBED_CHARS` or more (raw, JSON-escaped or percent-encoded) becomes ``***``
+    and control characters are escaped.
 
     :param text: text from a reply (error field, body snippet, reason phrase, header).
     :param secrets: the credential values known to the client.
@@ -143,7 +149,8 @@ def scrub(text: str | None, secrets: Iterable[str]) -> str | None:
     """
     if text is None:
         return None
-    for secret in sorted({v for s in secrets if s for v in _variants(s)}, key=len, reverse=True):
+    found = {v for s in secrets if len(s) >= MIN_SCRUBBED_CHARS for v in _variants(s)}
+    for secret in sorted(found, key=len, reverse=True):
         text = text.replace(secret, "***")
     return printable(text)
 
