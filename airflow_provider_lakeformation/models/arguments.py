@@ -53,7 +53,7 @@ def path_segment_arg(name: str, value: Any) -> str:
     if len(text) > MAX_SEGMENT_CHARS:
         raise spec_error(name, f"{name}: must be at most {MAX_SEGMENT_CHARS} characters")
     if text in (".", ".."):
-        raise spec_error(name, f"{name}: must not be '.' or '..'")
+        raise spec_error(name, f"{name}: must be a non-empty id other than '.' or '..'")
     for char in text:
         if char in "/?#%" or char.isspace() or unicodedata.category(char) in ("Cc", "Cs", "Cf", "Zl", "Zp"):
             raise spec_error(
@@ -82,8 +82,8 @@ def duration_arg(name: str, value: Any, *, allow_zero: bool = True, allow_none: 
     """
     if value is None and allow_none:
         return None
-    low = "0" if allow_zero else "above 0"
-    rule = f"{name}: must be a finite number of seconds from {low} to {MAX_DURATION_SECONDS:g}"
+    low = "0 or greater" if allow_zero else "greater than 0"
+    rule = f"{name}: must be a finite number of seconds, {low} and at most {MAX_DURATION_SECONDS:.0f}"
     if isinstance(value, bool):
         raise spec_error(name, rule)
     try:
