@@ -122,6 +122,8 @@ CONN_FIELDS: dict[str, Any] = {
 TEXT_FIELD_HINTS: dict[str, str] = {
     "verify": "true (default) or false. For a private CA keep true and set CA bundle path",
     "scheme": "https (default) or http; used when Endpoint URL is a bare host name (host + Port)",
+    "allow_insecure_transport": "false (default) or true; true accepts an http:// IAM endpoint next to "
+    "an https API host (test setups only)",
 }
 
 #: Relabelled standard fields and their placeholders (Airflow applies placeholders to these only).
