@@ -31,6 +31,19 @@ __all__ = [
 RETRYABLE_STATUS_CODES: frozenset[int] = frozenset({408, 429, 500, 502, 503, 504})
 
 
+def printable(text: str) -> str:
+    """``text`` with every non-printable character (CR, LF, ESC, NUL, DEL, lone surrogates...)
+    written as ``\\xNN`` / ``\\uNNNN``: a server- or user-provided string cannot forge log lines."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else _escape(c) for c in text)
+
+
+def _escape(c: str) -> str:
+    code = ord(c)
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
 class LakeFormationError(AirflowException):
     """Base of every error of this provider."""
 
@@ -41,7 +54,7 @@ class LakeFormationSpecError(LakeFormationError, ValueError):
     def __init__(self, what: str, problems: list[str]) -> None:
         self.what = what
         self.problems = problems
-        super().__init__(f"invalid {what}: " + "; ".join(problems))
+        super().__init__(printable(f"invalid {what}: " + "; ".join(problems)))
 
     @classmethod
     def from_validation_error(cls, what: str, exc: ValidationError) -> LakeFormationSpecError:
@@ -97,7 +110,7 @@ class LakeFormationApiError(LakeFormationError):
         if solution_msg:
             parts.append(f"solution_msg: {solution_msg}")
         parts.append(f"request_id: {request_id or 'unknown'}")
-        super().__init__("; ".join(parts))
+        super().__init__(printable("; ".join(parts)))
 
     @property
     def retryable(self) -> bool:
@@ -173,9 +186,15 @@ class TransportError(LakeFormationConnectionError):
     non-idempotent call blindly safe."""
 
     def __init__(self, reason: str, sent: bool = True) -> None:
+        reason = printable(reason)
         self.reason = reason
         self.sent = sent
         super().__init__(reason)
+
+
+class LakeFormationDeadlineError(TransportError):
+    """The caller's deadline (a wait's ``timeout`` / ``end_time``) passed during a call: not retried;
+    a wait reports its timeout instead."""
 
 
 class LakeFormationJobFailedError(LakeFormationError):

@@ -99,6 +99,16 @@ CONN_FIELDS: dict[str, Any] = {
         "schema": {"type": ["number", "null"]},
         "description": "longest backoff; default 30",
     },
+    "allow_insecure_transport": {
+        "label": "Allow insecure transport",
+        "schema": {"type": ["boolean", "null"], "default": False},
+        "description": "accept an http:// IAM endpoint next to an https API host (test setups only)",
+    },
+    "max_response_bytes": {
+        "label": "Max reply size (bytes)",
+        "schema": {"type": ["integer", "null"]},
+        "description": "cap of a decompressed reply body (default 8388608)",
+    },
     "retry_after_cap": {
         "label": "Retry-After cap (s)",
         "schema": {"type": ["number", "null"]},
@@ -112,6 +122,8 @@ CONN_FIELDS: dict[str, Any] = {
 TEXT_FIELD_HINTS: dict[str, str] = {
     "verify": "true (default) or false. For a private CA keep true and set CA bundle path",
     "scheme": "https (default) or http; used when Endpoint URL is a bare host name (host + Port)",
+    "allow_insecure_transport": "false (default) or true; true accepts an http:// IAM endpoint next to "
+    "an https API host (test setups only)",
 }
 
 #: Relabelled standard fields and their placeholders (Airflow applies placeholders to these only).

@@ -16,11 +16,11 @@ from airflow.providers.common.compat.sdk import conf
 from airflow_provider_lakeformation.exceptions import (
     LakeFormationError,
     LakeFormationJobFailedError,
-    LakeFormationSpecError,
     LakeFormationTimeoutError,
 )
 from airflow_provider_lakeformation.hooks import DEFAULT_CONN_ID
 from airflow_provider_lakeformation.links.lakeformation import CONSOLE_URL_XCOM_KEY
+from airflow_provider_lakeformation.models.arguments import duration_arg
 from airflow_provider_lakeformation.models.status import JobStatus, parse_status
 from airflow_provider_lakeformation.triggers.lakeformation import LakeFormationJobTrigger
 from airflow_provider_lakeformation.waiter import JobPoll, wait
@@ -89,10 +89,12 @@ def default_deferrable() -> bool:
 
 
 def positive(value: float, what: str) -> float:
-    """``value`` as a float, or :class:`LakeFormationSpecError` unless it is greater than 0."""
-    if value <= 0:
-        raise LakeFormationSpecError(what, [f"{what}: must be greater than 0"])
-    return float(value)
+    """``value`` as a float: a finite number of seconds above 0 and bounded
+    (:func:`~airflow_provider_lakeformation.models.arguments.duration_arg`), else
+    :class:`LakeFormationSpecError` naming ``what``."""
+    seconds = duration_arg(what, value, allow_zero=False)
+    assert seconds is not None
+    return seconds
 
 
 class LakeFormationOperatorMixin:

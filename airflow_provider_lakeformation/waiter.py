@@ -13,6 +13,8 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
+from airflow_provider_lakeformation.exceptions import LakeFormationDeadlineError
+from airflow_provider_lakeformation.hooks.base import call_deadline
 from airflow_provider_lakeformation.models.status import (
     TRANSIENT_ERRORS,
     JobStatus,
@@ -98,26 +100,38 @@ class JobPoll:
         )
 
 
-def poll_once(poll: JobPoll, read_status: Callable[[], JobStatus]) -> Outcome | None:
+def poll_once(
+    poll: JobPoll, read_status: Callable[[], JobStatus], seconds_left: float | None = None
+) -> Outcome | None:
     """Read the status once; ``None`` while undecided (a tolerated transient error included).
 
     :param poll: the wait's state.
     :param read_status: reads the job's status (e.g. ``hook.get_job_status``).
+    :param seconds_left: the wait's time left: the read (its retries and ``Retry-After`` waits
+        included) ends by then (``None``: no limit).
     :return: ``"success"``, ``"error"`` or ``None``; the status read is ``poll.last``.
     :raises Exception: a non-transient error, or a transient one past the budget.
     """
     try:
-        status = read_status()
+        with call_deadline(seconds_left):
+            status = read_status()
+    except LakeFormationDeadlineError:
+        return None  # the wait's time is up: the caller reports its timeout
     except TRANSIENT_ERRORS as err:
         poll.tolerate(err)
         return None
     return poll.judge(status)
 
 
-async def apoll_once(poll: JobPoll, read_status: Callable[[], Awaitable[JobStatus]]) -> Outcome | None:
+async def apoll_once(
+    poll: JobPoll, read_status: Callable[[], Awaitable[JobStatus]], seconds_left: float | None = None
+) -> Outcome | None:
     """:func:`poll_once` with an async ``read_status``."""
     try:
-        status = await read_status()
+        with call_deadline(seconds_left):
+            status = await read_status()
+    except LakeFormationDeadlineError:
+        return None
     except TRANSIENT_ERRORS as err:
         poll.tolerate(err)
         return None
@@ -156,7 +170,7 @@ def wait(
         pause = _pause(delay, remaining)
         sleep(pause or 0.0)
     while True:
-        outcome = poll_once(poll, read_status)
+        outcome = poll_once(poll, read_status, remaining())
         if outcome is not None:
             return outcome
         pause = _pause(delay, remaining)
@@ -174,7 +188,7 @@ async def async_wait(
 ) -> Outcome | None:
     """:func:`wait` with an async ``read_status``, sleeping with ``asyncio.sleep``."""
     while True:
-        outcome = await apoll_once(poll, read_status)
+        outcome = await apoll_once(poll, read_status, remaining())
         if outcome is not None:
             return outcome
         pause = _pause(delay, remaining)

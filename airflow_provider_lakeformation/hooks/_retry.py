@@ -10,24 +10,30 @@ budget is spent the error says how many attempts were made.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import NoReturn, TypeVar
 
 from tenacity import AsyncRetrying, RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+from tenacity.stop import stop_base
 
 from airflow_provider_lakeformation.exceptions import (
     RETRYABLE_STATUS_CODES,
     LakeFormationApiError,
     LakeFormationConnectionError,
+    LakeFormationDeadlineError,
     TransportError,
 )
 from airflow_provider_lakeformation.hooks._settings import RetrySettings
 
 __all__ = [
     "BackoffWait",
+    "call_deadline",
+    "current_deadline",
     "failure_reason",
     "give_up",
     "is_ambiguous",
@@ -52,9 +58,35 @@ async def _asleep(seconds: float) -> None:
     await ASLEEP(seconds)
 
 
+_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("lf_call_deadline", default=None)
+
+
+@contextlib.contextmanager
+def call_deadline(seconds: float | None) -> Iterator[None]:
+    """Every hook call made inside the block (sync or async, retries and ``Retry-After`` waits
+    included) ends within ``seconds`` (``None``: no deadline beyond each attempt's own)."""
+    if seconds is None:
+        yield
+        return
+    deadline = time.monotonic() + max(0.0, seconds)
+    outer = _DEADLINE.get()
+    token = _DEADLINE.set(deadline if outer is None else min(deadline, outer))
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
+
+
+def current_deadline() -> float | None:
+    """The caller's deadline (``time.monotonic()`` value) set by :func:`call_deadline`, if any."""
+    return _DEADLINE.get()
+
+
 def is_retryable(exc: BaseException) -> bool:
     """Transient: a transport failure or HTTP 408/429/5xx (and not an already exhausted error)."""
     if getattr(exc, "attempts", None) is not None:  # gave up already (e.g. the nested IAM call)
+        return False
+    if isinstance(exc, LakeFormationDeadlineError):
         return False
     if isinstance(exc, TransportError):
         return True
@@ -140,6 +172,20 @@ def give_up(exc: BaseException, attempts: int, what: str) -> BaseException:
     return final
 
 
+def _sleeps_past_deadline(wait: float) -> bool:
+    """Whether sleeping ``wait`` seconds (a backoff or a ``Retry-After``) would end past the
+    caller's deadline: then the retries stop and the last error is raised at once."""
+    deadline = current_deadline()
+    return deadline is not None and time.monotonic() + wait >= deadline
+
+
+class _StopAtDeadline(stop_base):
+    """tenacity stop: the next wait would end past the caller's deadline."""
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        return _sleeps_past_deadline(retry_state.upcoming_sleep)
+
+
 class _Hooks:
     """before_sleep (one WARNING per retry) and retry_error_callback (raise the final error)."""
 
@@ -182,9 +228,11 @@ def _after_first_failure(
     hooks = _Hooks(what, policy.attempts, logger, offset=1)
     backoff = BackoffWait(policy, offset=1)
     wait = backoff.compute(1, first)
+    if _sleeps_past_deadline(wait):
+        raise give_up(first, 1, what) from first
     hooks.log_retry(1, first, wait)
     kwargs: dict[str, object] = {
-        "stop": stop_after_attempt(policy.attempts - 1),
+        "stop": stop_after_attempt(policy.attempts - 1) | _StopAtDeadline(),
         "wait": backoff,
         "retry": retry_if_exception(is_retryable),
         "before_sleep": hooks.before_sleep,

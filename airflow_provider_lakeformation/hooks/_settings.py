@@ -15,12 +15,16 @@ import re
 from collections.abc import Mapping
 from enum import Enum
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from airflow_provider_lakeformation.exceptions import LakeFormationSpecError
-from airflow_provider_lakeformation.models.arguments import FALSE_WORDS, TRUE_WORDS
+from airflow_provider_lakeformation.models.arguments import (
+    FALSE_WORDS,
+    TRUE_WORDS,
+    path_segment_arg,
+)
 
 __all__ = [
     "DEFAULT_CONNECT_TIMEOUT",
@@ -33,10 +37,15 @@ __all__ = [
 
 DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_READ_TIMEOUT = 60.0
+#: Default cap of a reply body after decompression (connection extra ``max_response_bytes``).
+DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024
+#: Largest ``max_response_bytes`` accepted (1 GiB).
+MAX_RESPONSE_BYTES_LIMIT = 1024 * 1024 * 1024
+#: Longest connect/read timeout accepted, in seconds (1 hour).
+MAX_TIMEOUT_SECONDS = 3600.0
 CLOUD_DOMAIN = "myhuaweicloud.com"
 
 _REGION_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-_ID_RE = re.compile(r"^[^\s/?#%]+$")
 _CLOUD_HOST_RE = re.compile(r"^lakeformation\.(?P<region>[a-z0-9-]+)\.myhuaweicloud\.com$")
 
 
@@ -67,9 +76,9 @@ class RetrySettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
     max_retries: int = Field(default=5, ge=0, le=100)
-    min_wait: float = Field(default=1.0, gt=0)
-    max_wait: float = Field(default=30.0, gt=0)
-    retry_after_cap: float = Field(default=120.0, ge=0)
+    min_wait: float = Field(default=1.0, gt=0, le=MAX_TIMEOUT_SECONDS, allow_inf_nan=False)
+    max_wait: float = Field(default=30.0, gt=0, le=MAX_TIMEOUT_SECONDS, allow_inf_nan=False)
+    retry_after_cap: float = Field(default=120.0, ge=0, le=MAX_TIMEOUT_SECONDS, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _ordered(self) -> RetrySettings:
@@ -110,8 +119,14 @@ class ConnectionSettings(BaseModel):
     iam_endpoint: str | None = None
     verify: bool = True
     ca_bundle: str | None = None
-    connect_timeout: float = Field(default=DEFAULT_CONNECT_TIMEOUT, gt=0)
-    read_timeout: float = Field(default=DEFAULT_READ_TIMEOUT, gt=0)
+    allow_insecure_transport: bool = False
+    connect_timeout: float = Field(
+        default=DEFAULT_CONNECT_TIMEOUT, gt=0, le=MAX_TIMEOUT_SECONDS, allow_inf_nan=False
+    )
+    read_timeout: float = Field(
+        default=DEFAULT_READ_TIMEOUT, gt=0, le=MAX_TIMEOUT_SECONDS, allow_inf_nan=False
+    )
+    max_response_bytes: int = Field(default=DEFAULT_MAX_RESPONSE_BYTES, ge=1024, le=MAX_RESPONSE_BYTES_LIMIT)
     retry: RetrySettings = Field(default_factory=RetrySettings)
 
     # ------------------------------------------------------------------ derived values
@@ -124,6 +139,16 @@ class ConnectionSettings(BaseModel):
         return self.verify
 
     @property
+    def attempt_seconds(self) -> float:
+        """The longest one attempt may take, dripping server or not: connect + read timeout."""
+        return self.connect_timeout + self.read_timeout
+
+    def secret_values(self) -> tuple[str, ...]:
+        """Every credential value of the connection (AK, SK, IAM password, token, security token)."""
+        secrets = (self.access_key, self.secret_key, self.password, self.token, self.security_token)
+        return tuple(s.get_secret_value() for s in secrets if s is not None and s.get_secret_value())
+
+    @property
     def timeout(self) -> tuple[float, float]:
         """(connect, read) timeouts in seconds."""
         return (self.connect_timeout, self.read_timeout)
@@ -131,7 +156,7 @@ class ConnectionSettings(BaseModel):
     @property
     def api_root(self) -> str:
         """``{endpoint}/v1/{project_id}``."""
-        return f"{self.endpoint}/v1/{self.project_id}"
+        return f"{self.endpoint}/v1/{quote(self.project_id, safe='~')}"
 
     @property
     def is_cloud_endpoint(self) -> bool:
@@ -196,6 +221,7 @@ class ConnectionSettings(BaseModel):
         instance = _required_id("instance_id", _text(instance_id) or _text(ex.get("instance_id")), problems)
         creds = _credentials(_text(login), _raw_secret(password), ex, region_v, problems)
         tls = _tls(ex, problems)
+        _check_iam_transport(endpoint, creds.get("iam_endpoint"), tls["allow_insecure_transport"], problems)
         if problems:
             raise LakeFormationSpecError(what, problems)
         try:
@@ -209,6 +235,7 @@ class ConnectionSettings(BaseModel):
                     **creds,
                     **tls,
                     **_timeouts(ex, timeout),
+                    **_size_cap(ex),
                     "retry": _retry_fields(ex) if retry is None else retry,
                 }
             )
@@ -287,8 +314,29 @@ def _iam_endpoint(
     return _url("iam_endpoint", iam_endpoint, problems)
 
 
+def _check_iam_transport(
+    endpoint: str | None, iam_endpoint: str | None, allow_insecure: Any, problems: list[str]
+) -> None:
+    """An ``http://`` IAM endpoint (the IAM password in clear) next to an HTTPS API host is refused
+    unless the connection sets ``allow_insecure_transport``."""
+    if not endpoint or not iam_endpoint or allow_insecure is True:
+        return
+    if urlsplit(endpoint).scheme == "https" and urlsplit(iam_endpoint).scheme == "http":
+        problems.append(
+            "iam_endpoint: plain http while the API host is https would send the IAM password in "
+            "clear; use https (or set the extra allow_insecure_transport=true for a test endpoint)"
+        )
+
+
+def _size_cap(ex: Mapping[str, Any]) -> dict[str, Any]:
+    """``max_response_bytes``: the cap of a decompressed reply body."""
+    value = ex.get("max_response_bytes")
+    return {} if value is None else {"max_response_bytes": value}
+
+
 def _tls(ex: Mapping[str, Any], problems: list[str]) -> dict[str, Any]:
-    """``verify`` and ``ca_bundle``; a requests-style ``verify="/path/ca.pem"`` becomes the bundle."""
+    """``verify``, ``ca_bundle`` and ``allow_insecure_transport``; a requests-style
+    ``verify="/path/ca.pem"`` becomes the bundle."""
     verify_raw = ex.get("verify")
     ca_bundle = _text(ex.get("ca_bundle"))
     verify: Any = True if verify_raw is None else verify_raw
@@ -301,7 +349,20 @@ def _tls(ex: Mapping[str, Any], problems: list[str]) -> dict[str, Any]:
             verify = True
     if ca_bundle and not os.path.isfile(ca_bundle):
         problems.append(f"ca_bundle: file not found: {ca_bundle}")
-    return {"verify": verify, "ca_bundle": ca_bundle}
+    insecure = _flag("allow_insecure_transport", ex.get("allow_insecure_transport"), problems)
+    return {"verify": verify, "ca_bundle": ca_bundle, "allow_insecure_transport": insecure}
+
+
+def _flag(name: str, value: Any, problems: list[str]) -> bool:
+    """A boolean extra (``True``/``False`` or one of the true/false words); absent = False."""
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    if str(value).strip().lower() in TRUE_WORDS:
+        return True
+    if str(value).strip().lower() in FALSE_WORDS:
+        return False
+    problems.append(f"{name}: must be true or false")
+    return False
 
 
 def _timeouts(ex: Mapping[str, Any], timeout: float | tuple[float, float] | None) -> dict[str, Any]:
@@ -356,10 +417,11 @@ def _required_id(name: str, value: str | None, problems: list[str]) -> str | Non
     if not value:
         problems.append(f"{name}: required (connection extra {name!r} or the hook's {name} argument)")
         return None
-    if not _ID_RE.match(value):
-        problems.append(f"{name}: must not contain whitespace, '/', '?', '#' or '%'")
+    try:
+        return path_segment_arg(name, value)
+    except LakeFormationSpecError as exc:
+        problems.extend(exc.problems)
         return None
-    return value
 
 
 def _url(name: str, value: str, problems: list[str]) -> str | None:
@@ -374,6 +436,12 @@ def _url(name: str, value: str, problems: list[str]) -> str | None:
         return None
     if parts.query or parts.fragment:
         problems.append(f"{name}: must not carry a query string or fragment")
+        return None
+    if "@" in parts.netloc:
+        problems.append(
+            f"{name}: must not carry credentials (user:password@); put them in the connection's "
+            "login and password"
+        )
         return None
     return value.rstrip("/")
 

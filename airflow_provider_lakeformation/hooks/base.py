@@ -22,20 +22,22 @@ import logging
 import re
 import ssl
 import time
-from collections.abc import Callable, Mapping, Sequence
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from functools import lru_cache
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, quote_plus
 
 import requests
 import requests.auth
+import urllib3
 from pydantic import BaseModel, ValidationError
 
 from airflow_provider_lakeformation import __version__
-from airflow_provider_lakeformation._compat import AirflowNotFoundException, BaseHook
+from airflow_provider_lakeformation._compat import AirflowNotFoundException, BaseHook, mask_secret
 from airflow_provider_lakeformation.auth import (
     IamToken,
     TokenCache,
@@ -49,14 +51,22 @@ from airflow_provider_lakeformation.auth.signer import canonical_query_string
 from airflow_provider_lakeformation.exceptions import (
     LakeFormationApiError,
     LakeFormationConnectionError,
+    LakeFormationDeadlineError,
     LakeFormationError,
     LakeFormationResponseError,
     TransportError,
     credentials_rejected,
     error_class_for_status,
+    printable,
 )
 from airflow_provider_lakeformation.hooks import DEFAULT_CONN_ID
-from airflow_provider_lakeformation.hooks._retry import is_ambiguous, retry_async, retry_sync
+from airflow_provider_lakeformation.hooks._retry import (
+    call_deadline,
+    current_deadline,
+    is_ambiguous,
+    retry_async,
+    retry_sync,
+)
 from airflow_provider_lakeformation.hooks._sessions import SessionLease
 from airflow_provider_lakeformation.hooks._settings import AuthType, ConnectionSettings, RetrySettings
 from airflow_provider_lakeformation.models.errors import ErrorBody
@@ -67,6 +77,8 @@ if TYPE_CHECKING:
     import aiohttp
 
 log = logging.getLogger(__name__)
+
+__all__ = ["call_deadline", "current_deadline"]  # re-exported for the waiter
 
 T = TypeVar("T")
 H = TypeVar("H", bound="LakeFormationBaseHook")
@@ -106,10 +118,156 @@ class RawResponse:
     reason: str
     headers: Mapping[str, str]
     body: bytes
+    #: credential values known to the client when this reply came in: scrubbed from error texts
+    secrets: tuple[str, ...] = field(default=(), repr=False)
 
     @property
     def request_id(self) -> str | None:
         return self.headers.get(REQUEST_ID_HEADER)
+
+
+# ----------------------------------------------------------------------- server-provided text
+
+
+def _variants(secret: str) -> set[str]:
+    """A credential as a server may echo it: raw, JSON-escaped, percent-encoded."""
+    return {secret, json.dumps(secret)[1:-1], quote(secret, safe=""), quote_plus(secret, safe="")}
+
+
+#: Shorter values are not scrubbed (replacing every "a" would leave no readable message); no real
+#: token, key or password is this short.
+MIN_SCRUBBED_CHARS = 4
+
+
+def scrub(text: str | None, secrets: Iterable[str]) -> str | None:
+    """THE gate of server-provided text into an error, an event or a log: every known credential
+    value of :data:`MIN_SCRUBBED_CHARS` or more (raw, JSON-escaped or percent-encoded) becomes ``***``
+    and control characters are escaped.
+
+    :param text: text from a reply (error field, body snippet, reason phrase, header).
+    :param secrets: the credential values known to the client.
+    :return: the safe text (``None`` stays ``None``).
+    """
+    if text is None:
+        return None
+    found = {v for s in secrets if len(s) >= MIN_SCRUBBED_CHARS for v in _variants(s)}
+    for secret in sorted(found, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return printable(text)
+
+
+def known_secrets(s: ConnectionSettings, *more: str | None) -> tuple[str, ...]:
+    """The connection's credential values plus ``more`` (an IAM-issued token)."""
+    return s.secret_values() + tuple(m for m in more if m)
+
+
+_WARNED_INSECURE: set[tuple[str | None, str, str]] = set()
+
+
+def warn_insecure(s: ConnectionSettings, path: str) -> None:
+    """One WARNING per connection (and endpoint) and path (``sync``: hook; ``async``: async client
+    and trigger) in this process when TLS verification is off; called by both transports' ``_send``."""
+    key = (s.conn_id, s.endpoint, path)
+    if s.verify or key in _WARNED_INSECURE:
+        return
+    _WARNED_INSECURE.add(key)
+    log.warning(
+        "LakeFormation connection %r: TLS certificate verification is OFF (verify=false); "
+        "anyone on the path to %s can read and change the traffic, credentials included",
+        s.conn_id,
+        s.endpoint,
+    )
+
+
+def register_secrets(s: ConnectionSettings) -> None:
+    """Register the connection's credential values with Airflow's secrets masker (second line of
+    defence behind :func:`scrub`)."""
+    for secret in s.secret_values():
+        mask_secret(secret)
+
+
+def loads(body: bytes | str) -> Any:
+    """``json.loads`` whose every failure (also nesting too deep for the parser) is a ``ValueError``."""
+    try:
+        return json.loads(body)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
+# --------------------------------------------------------------------------- call deadline
+
+
+def attempt_seconds_left(s: ConnectionSettings, started: float) -> float:
+    """Seconds one attempt begun at ``started`` may still take: its own bound (connect + read
+    timeout) or the caller's deadline, whichever is first.
+
+    :raises LakeFormationDeadlineError: no time left.
+    """
+    end = started + s.attempt_seconds
+    caller = current_deadline()
+    if caller is not None:
+        end = min(end, caller)
+    left = end - time.monotonic()
+    if left <= 0:
+        raise LakeFormationDeadlineError(
+            "the call's deadline passed"
+            if caller is not None and caller <= end
+            else f"no complete response within {s.attempt_seconds:g} s (connect + read timeout)"
+        )
+    return left
+
+
+# ------------------------------------------------------------------------------ body cap
+
+
+class BodyReader:
+    """Collects a reply body, inflating gzip/deflate itself with a bounded output, and fails once the
+    decompressed size passes the cap (sync and async share it)."""
+
+    def __init__(self, encoding: str | None, cap: int) -> None:
+        enc = (encoding or "identity").strip().lower()
+        if enc not in ("identity", "gzip", "x-gzip", "deflate"):
+            raise ValueError(f"unsupported Content-Encoding {enc[:40]!r}")
+        self.cap = cap
+        self.size = 0
+        self.parts: list[bytes] = []
+        self._inflate = None if enc == "identity" else zlib.decompressobj(47 if "gzip" in enc else 15)
+
+    def _add(self, data: bytes) -> None:
+        self.size += len(data)
+        if self.size > self.cap:
+            raise OverflowError
+        self.parts.append(data)
+
+    def feed(self, chunk: bytes) -> None:
+        """Add raw (possibly compressed) bytes.
+
+        :raises OverflowError: the body passed the cap.
+        """
+        if self._inflate is None:
+            self._add(chunk)
+            return
+        data = chunk
+        while data:
+            self._add(self._inflate.decompress(data, self.cap - self.size + 1))
+            data = self._inflate.unconsumed_tail
+
+    def body(self) -> bytes:
+        """The whole (decompressed) body."""
+        if self._inflate is not None:
+            self._add(self._inflate.flush())
+        return b"".join(self.parts)
+
+
+def too_large(call: Call, status: int, headers: Mapping[str, str], cap: int) -> LakeFormationResponseError:
+    """The error of a reply body over ``max_response_bytes``."""
+    return LakeFormationResponseError(
+        f"reply body larger than {cap} bytes (connection extra max_response_bytes); not read further",
+        status_code=status,
+        request_id=scrub(headers.get(REQUEST_ID_HEADER), ()),
+        method=call.method,
+        path=call.path,
+    )
 
 
 # ----------------------------------------------------------------------------- requests
@@ -218,7 +376,7 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
 def _error_body(body: bytes) -> tuple[ErrorBody | None, bool]:
     """The error fields of a body, and whether the body was readable (JSON or JSON-ish)."""
     try:
-        data = json.loads(body)
+        data = loads(body)
     except ValueError:
         data = None
     if isinstance(data, dict):
@@ -271,15 +429,18 @@ def api_error(call: Call, resp: RawResponse, *, service: str = "LakeFormation") 
 def _reply_error(
     cls: type[E], message: str, call: Call, resp: RawResponse, err: ErrorBody | None, **extra: Any
 ) -> E:
-    """``cls`` with the reply's status, error fields and request id, and the call's method and path."""
+    """``cls`` with the reply's status, error fields and request id, and the call's method and path;
+    every server-provided text passes :func:`scrub` here, the one place it enters an error."""
+    secrets = resp.secrets
+    message = scrub(message, secrets) or ""
     exc = cls(
         message,
         status_code=resp.status,
-        error_code=err.code if err else None,
-        error_msg=err.message if err else None,
-        solution_msg=err.solution_msg if err else None,
-        common_error_code=err.common_code if err else None,
-        request_id=resp.request_id,
+        error_code=scrub(err.code, secrets) if err else None,
+        error_msg=scrub(err.message, secrets) if err else None,
+        solution_msg=scrub(err.solution_msg, secrets) if err else None,
+        common_error_code=scrub(err.common_code, secrets) if err else None,
+        request_id=scrub(resp.request_id, secrets),
         method=call.method,
         path=call.path,
         **extra,
@@ -315,10 +476,10 @@ def read_json(call: Call, resp: RawResponse, *, required: bool = True) -> Any:
             raise response_error(call, resp, "empty body where a JSON object was expected")
         return None
     try:
-        data = json.loads(body)
-    except ValueError:
-        if required or _looks_like_html(body):
-            raise response_error(call, resp, "the body is not JSON") from None
+        data = loads(body)
+    except ValueError as exc:
+        if required or _looks_like_html(body) or "deeply" in str(exc):
+            raise response_error(call, resp, f"the body is not JSON ({str(exc)[:80]})") from None
         return None
     if isinstance(data, dict):
         nested = data.get("error")
@@ -336,6 +497,25 @@ def _problems(exc: ValidationError) -> str:
         loc = ".".join(str(p) for p in err["loc"]) or "body"
         lines.append(f"{loc}: {err['msg'].removeprefix('Value error, ')}")
     return "; ".join(lines[:5]) + ("; ..." if len(lines) > 5 else "")
+
+
+def parse_safely(call: Call, resp: RawResponse, parse: Callable[[Call, RawResponse], T]) -> T:
+    """``parse(call, resp)``; a reply that breaks the parser in an unforeseen way (deep nesting,
+    odd types) ends as :class:`LakeFormationResponseError`, never a bare traceback."""
+    try:
+        return parse(call, resp)
+    except LakeFormationError:
+        raise
+    except (
+        RecursionError,
+        ValueError,
+        TypeError,
+        KeyError,
+        AttributeError,
+        IndexError,
+        ValidationError,
+    ) as exc:
+        raise response_error(call, resp, f"the reply could not be read ({type(exc).__name__})") from None
 
 
 def parse_model(call: Call, resp: RawResponse, model: type[M]) -> M:
@@ -378,13 +558,15 @@ def parse_iam_token(call: Call, resp: RawResponse) -> IamToken:
     if not 200 <= resp.status < 300:
         raise api_error(call, resp, service="IAM")
     try:
-        data = json.loads(resp.body)
+        data = loads(resp.body)
     except ValueError:
         raise response_error(call, resp, "the IAM token body is not JSON") from None
     try:
-        return token_from_iam_response(resp.headers, data if isinstance(data, dict) else {})
+        token = token_from_iam_response(resp.headers, data if isinstance(data, dict) else {})
     except ValueError as exc:
         raise response_error(call, resp, f"IAM: {exc}") from None
+    mask_secret(token.value)
+    return token
 
 
 def parse_job(call: Call, resp: RawResponse) -> Job:
@@ -439,14 +621,54 @@ def tls_error(s: ConnectionSettings, exc: BaseException) -> LakeFormationConnect
     where = "the CA bundle " + repr(s.ca_bundle) if s.ca_bundle else "the system CA store"
     return LakeFormationConnectionError(
         f"TLS handshake with {s.endpoint} failed (certificate checked against {where}): "
-        f"{type(exc).__name__}: {str(exc)[:300]}; set the connection extra ca_bundle to the CA that "
+        f"{short_error(exc, s)}; set the connection extra ca_bundle to the CA that "
         "signed the server certificate (or verify=false for a test endpoint only)"
     )
 
 
-def short_error(exc: BaseException) -> str:
-    """``Type: message`` cut to 300 characters."""
-    return f"{type(exc).__name__}: {str(exc)[:300]}"
+def short_error(exc: BaseException, s: ConnectionSettings | None = None) -> str:
+    """``Type: message`` cut to 300 characters, through :func:`scrub` (a transport error may quote
+    what the server sent, e.g. a malformed status line)."""
+    return scrub(f"{type(exc).__name__}: {str(exc)[:300]}", s.secret_values() if s else ()) or ""
+
+
+#: Only encodings :class:`BodyReader` inflates with a bounded output are asked for.
+ACCEPT_ENCODING = "gzip, deflate"
+
+
+def read_capped(
+    call: Call, status: int, headers: Mapping[str, str], chunks: Iterable[bytes], cap: int
+) -> bytes:
+    """The body from ``chunks`` through a :class:`BodyReader` (sync transport).
+
+    :raises LakeFormationResponseError: over the cap, or an encoding not asked for.
+    """
+    reader = _reader(call, status, headers, cap)
+    try:
+        for chunk in chunks:
+            reader.feed(chunk)
+        return reader.body()
+    except OverflowError:
+        raise too_large(call, status, headers, cap) from None
+    except zlib.error as exc:
+        raise TransportError(f"reply body could not be inflated: {exc}") from None
+
+
+def _reader(call: Call, status: int, headers: Mapping[str, str], cap: int) -> BodyReader:
+    """A :class:`BodyReader` for a reply, refusing a declared Content-Length over the cap up front."""
+    length = headers.get("Content-Length", "")
+    encoding = headers.get("Content-Encoding")
+    if length.strip().isdigit() and int(length) > cap and not encoding:
+        raise too_large(call, status, headers, cap)
+    try:
+        return BodyReader(encoding, cap)
+    except ValueError as exc:
+        raise LakeFormationResponseError(
+            f"unexpected response from LakeFormation: {scrub(str(exc), ())}",
+            status_code=status,
+            method=call.method,
+            path=call.path,
+        ) from None
 
 
 def requests_not_sent(exc: requests.exceptions.ConnectionError) -> bool:
@@ -504,6 +726,27 @@ def _interned(settings: ConnectionSettings) -> ConnectionSettings:
     return shared
 
 
+def _raw_chunks(resp: requests.Response, s: ConnectionSettings, started: float) -> Iterator[bytes]:
+    """The raw (still compressed) body as it arrives, each read returning what one ``recv`` got
+    (``read1``), so a server dripping bytes cannot hold the attempt past its deadline."""
+    raw = resp.raw
+    while True:
+        left = attempt_seconds_left(s, started)
+        sock = getattr(getattr(raw, "_connection", None), "sock", None)
+        if sock is not None:
+            sock.settimeout(min(s.read_timeout, left))
+        try:
+            chunk = raw.read1(65536, decode_content=False)
+        except urllib3.exceptions.ReadTimeoutError as exc:
+            attempt_seconds_left(s, started)  # the deadline, when that is what ran out
+            raise TransportError(f"no response within the read timeout of {s.read_timeout:g} s") from exc
+        except urllib3.exceptions.HTTPError as exc:
+            raise TransportError(f"connection lost: {short_error(exc, s)}") from exc
+        if not chunk:
+            return
+        yield chunk
+
+
 class LakeFormationBaseHook(BaseHook):
     """Connection settings, HTTP session, auth and retries of the LakeFormation hook. Its arguments
     are documented on ``hooks.lakeformation.LakeFormationHook``, the class users create."""
@@ -544,6 +787,7 @@ class LakeFormationBaseHook(BaseHook):
         """
         hook = cls(settings.conn_id or cls.default_conn_name)
         hook._settings = settings
+        register_secrets(settings)
         return hook
 
     def __repr__(self) -> str:
@@ -555,7 +799,7 @@ class LakeFormationBaseHook(BaseHook):
         return _interned(self._build_settings(conn, extra))
 
     def _build_settings(self, conn: Any, extra: Mapping[str, Any]) -> ConnectionSettings:
-        return ConnectionSettings.from_connection(
+        settings = ConnectionSettings.from_connection(
             conn,
             extra=extra,
             project_id=self.project_id,
@@ -564,6 +808,8 @@ class LakeFormationBaseHook(BaseHook):
             retry=self.retry,
             timeout=self.timeout,
         )
+        register_secrets(settings)
+        return settings
 
     @property
     def settings(self) -> ConnectionSettings:
@@ -665,19 +911,28 @@ class LakeFormationBaseHook(BaseHook):
             logger=log,
         )
 
-    def _send(self, call: Call, headers: dict[str, str], s: ConnectionSettings) -> RawResponse:
+    def _send(
+        self, call: Call, headers: dict[str, str], s: ConnectionSettings, token: str | None = None
+    ) -> RawResponse:
+        warn_insecure(s, "sync")
+        started = time.monotonic()
+        left = attempt_seconds_left(s, started)
         try:
             resp = self.get_conn().request(
                 call.method,
                 call.url,
                 data=call.body,
-                headers=headers,
-                timeout=s.timeout,
+                headers={**headers, "Accept-Encoding": ACCEPT_ENCODING},
+                timeout=(min(s.connect_timeout, left), min(s.read_timeout, left)),
                 verify=s.requests_verify,
                 allow_redirects=False,
                 auth=_KEEP_HEADERS,
+                stream=True,
             )
-            body = resp.content
+            with resp:
+                body = read_capped(
+                    call, resp.status_code, resp.headers, _raw_chunks(resp, s, started), s.max_response_bytes
+                )
         except requests.exceptions.SSLError as exc:
             raise tls_error(s, exc) from exc
         except requests.exceptions.ConnectTimeout as exc:
@@ -686,22 +941,23 @@ class LakeFormationBaseHook(BaseHook):
             raise TransportError(f"no response within the read timeout of {s.read_timeout:g} s") from exc
         except requests.exceptions.ConnectionError as exc:
             if requests_not_sent(exc):
-                raise TransportError(f"could not connect: {short_error(exc)}", sent=False) from exc
-            raise TransportError(f"connection lost: {short_error(exc)}") from exc
+                raise TransportError(f"could not connect: {short_error(exc, s)}", sent=False) from exc
+            raise TransportError(f"connection lost: {short_error(exc, s)}") from exc
         except requests.exceptions.RequestException as exc:
-            raise TransportError(short_error(exc)) from exc
-        return RawResponse(resp.status_code, resp.reason or "", resp.headers, body)
+            raise TransportError(short_error(exc, s)) from exc
+        secrets = known_secrets(s, token, resp.headers.get("X-Subject-Token"))
+        return RawResponse(resp.status_code, resp.reason or "", resp.headers, body, secrets)
 
     def _transmit(self, call: Call) -> RawResponse:
         """One attempt; with IAM auth a 401 drops the cached token and re-sends once."""
         s = self.settings
         token = self._token(s) if call.auth else None
-        resp = self._send(call, auth_headers(s, call, token), s)
+        resp = self._send(call, auth_headers(s, call, token), s, token)
         if refresh_after(resp, token, s, call.what):
             assert token is not None
             self.iam_token_cache(s).invalidate(token)
             token = self._token(s)
-            resp = self._send(call, auth_headers(s, call, token), s)
+            resp = self._send(call, auth_headers(s, call, token), s, token)
         return resp
 
     def attempt(self, call: Call, parse: Callable[[Call, RawResponse], T]) -> T:
@@ -712,7 +968,7 @@ class LakeFormationBaseHook(BaseHook):
         :return: what ``parse`` returns.
         :raises LakeFormationError: the mapped transport or API error.
         """
-        return parse(call, self._transmit(call))
+        return parse_safely(call, self._transmit(call), parse)
 
     def execute(
         self,
@@ -777,6 +1033,19 @@ def _last_say(reconcile: Callable[[], T | None] | None) -> T | None:
 # ----------------------------------------------------------------------- async transport
 
 
+async def _aread_capped(call: Call, resp: aiohttp.ClientResponse, cap: int) -> bytes:
+    """:func:`read_capped` for an aiohttp response (read as the chunks arrive)."""
+    reader = _reader(call, resp.status, resp.headers, cap)
+    try:
+        async for chunk in resp.content.iter_any():
+            reader.feed(chunk)
+        return reader.body()
+    except OverflowError:
+        raise too_large(call, resp.status, resp.headers, cap) from None
+    except zlib.error as exc:
+        raise TransportError(f"reply body could not be inflated: {exc}") from None
+
+
 @lru_cache(maxsize=16)
 def _ssl_context(ca_bundle: str) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=ca_bundle)
@@ -810,34 +1079,44 @@ async def _request(
     headers: dict[str, str],
     s: ConnectionSettings,
     proxy: str | None,
+    token: str | None = None,
 ) -> RawResponse:
-    """Send ``call`` once over ``session``; transport failures become :class:`TransportError`."""
+    """Send ``call`` once over ``session`` within the attempt's deadline, the body read capped;
+    transport failures become :class:`TransportError`."""
     import asyncio
 
     import aiohttp
     from yarl import URL
 
+    started = time.monotonic()
+    left = attempt_seconds_left(s, started)
     try:
         async with session.request(
             call.method,
             URL(call.url, encoded=True),
             data=call.body,
-            headers=headers,
+            headers={**headers, "Accept-Encoding": ACCEPT_ENCODING},
             allow_redirects=False,
             proxy=proxy,
+            auto_decompress=False,
+            timeout=aiohttp.ClientTimeout(
+                total=left, sock_connect=s.connect_timeout, sock_read=s.read_timeout
+            ),
         ) as resp:
-            body = await resp.read()
-            return RawResponse(resp.status, resp.reason or "", resp.headers, body)
+            body = await _aread_capped(call, resp, s.max_response_bytes)
+            secrets = known_secrets(s, token, resp.headers.get("X-Subject-Token"))
+            return RawResponse(resp.status, resp.reason or "", resp.headers, body, secrets)
     except aiohttp.ClientSSLError as exc:
         raise tls_error(s, exc) from exc
     except aiohttp.ClientConnectorError as exc:
-        raise TransportError(f"could not connect: {short_error(exc)}", sent=False) from exc
+        raise TransportError(f"could not connect: {short_error(exc, s)}", sent=False) from exc
     except aiohttp.ConnectionTimeoutError as exc:
         raise TransportError(f"connect timeout after {s.connect_timeout:g} s", sent=False) from exc
     except (aiohttp.ServerTimeoutError, asyncio.TimeoutError) as exc:
+        attempt_seconds_left(s, started)  # the deadline, when that is what ran out
         raise TransportError(f"no response within the read timeout of {s.read_timeout:g} s") from exc
     except aiohttp.ClientError as exc:
-        raise TransportError(f"connection lost: {short_error(exc)}") from exc
+        raise TransportError(f"connection lost: {short_error(exc, s)}") from exc
 
 
 class LakeFormationBaseAsyncClient:
@@ -899,29 +1178,31 @@ class LakeFormationBaseAsyncClient:
 
         return await retry_async(attempt, policy=s.retry, what=call.what, logger=log)
 
-    async def _send(self, call: Call, headers: dict[str, str]) -> RawResponse:
+    async def _send(self, call: Call, headers: dict[str, str], token: str | None = None) -> RawResponse:
         lease = self._lease
         if lease is None:
             raise RuntimeError("use the client inside `async with hook.async_client() as api:`")
+        s = self.settings
+        warn_insecure(s, "async")
         session, proxy = lease.session(), lease.proxy(call.url)
         try:
-            return await _request(session, call, headers, self.settings, proxy)
+            return await _request(session, call, headers, s, proxy, token)
         except TransportError:
             if not session.closed or self._lease is None:
                 raise
         # The shared session was closed under this request (not the server's doing): once more on a
         # new one, as if the request had been made a moment later.
-        return await _request(lease.session(), call, headers, self.settings, proxy)
+        return await _request(lease.session(), call, headers, s, proxy, token)
 
     async def _transmit(self, call: Call) -> RawResponse:
         s = self.settings
         token = await self._token(s) if call.auth else None
-        resp = await self._send(call, auth_headers(s, call, token))
+        resp = await self._send(call, auth_headers(s, call, token), token)
         if refresh_after(resp, token, s, call.what):
             assert token is not None
             self._hook.iam_token_cache(s).invalidate(token)
             token = await self._token(s)
-            resp = await self._send(call, auth_headers(s, call, token))
+            resp = await self._send(call, auth_headers(s, call, token), token)
         return resp
 
     async def execute(self, call: Call, parse: Callable[[Call, RawResponse], T]) -> T:
@@ -934,6 +1215,6 @@ class LakeFormationBaseAsyncClient:
         """
 
         async def attempt() -> T:
-            return parse(call, await self._transmit(call))
+            return parse_safely(call, await self._transmit(call), parse)
 
         return await retry_async(attempt, policy=self.settings.retry, what=call.what, logger=log)

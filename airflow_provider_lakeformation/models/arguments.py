@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,6 +24,11 @@ MAX_PAGE_SIZE = 1000
 #: Words read as true / false, in connection extras and in templated operator arguments alike.
 TRUE_WORDS = frozenset({"true", "1", "yes", "on", "t", "y"})
 FALSE_WORDS = frozenset({"false", "0", "no", "off", "f", "n"})
+#: Longest id accepted as one URL path segment (project, instance, job ids): the service's ids are
+#: 32-64 characters; anything near this bound is a mistake, not an id.
+MAX_SEGMENT_CHARS = 256
+#: Longest duration (timeout, wait, poll interval) accepted, in seconds: 30 days.
+MAX_DURATION_SECONDS = 30 * 24 * 3600.0
 
 
 def spec_error(what: str, problem: str) -> LakeFormationSpecError:
@@ -29,11 +36,66 @@ def spec_error(what: str, problem: str) -> LakeFormationSpecError:
     return LakeFormationSpecError(what, [problem])
 
 
+def path_segment_arg(name: str, value: Any) -> str:
+    """The one rule of every id that becomes a URL path segment (project_id, instance_id, job_id),
+    for the sync hook, the async client and templated operator fields alike: a non-empty string
+    (surrounding whitespace stripped) of at most :data:`MAX_SEGMENT_CHARS` characters, not ``.`` or
+    ``..``, without ``/``, ``?``, ``#``, ``%``, whitespace, control characters (NUL, DEL, CR/LF...)
+    or lone surrogates. Non-ASCII letters are allowed; the caller percent-encodes them as UTF-8.
+
+    :param name: the argument's name (named in the error).
+    :param value: the id.
+    :return: the stripped id.
+    :raises LakeFormationSpecError: the id breaks the rule.
+    """
+    if not isinstance(value, str) or not value.strip():
+        raise spec_error(name, f"{name}: must be a non-empty string")
+    text = value.strip()
+    if len(text) > MAX_SEGMENT_CHARS:
+        raise spec_error(name, f"{name}: must be at most {MAX_SEGMENT_CHARS} characters")
+    if text in (".", ".."):
+        raise spec_error(name, f"{name}: must be a non-empty id other than '.' or '..'")
+    for char in text:
+        if char in "/?#%" or char.isspace() or unicodedata.category(char) in ("Cc", "Cs", "Cf", "Zl", "Zp"):
+            raise spec_error(
+                name,
+                f"{name}: must not contain whitespace, control characters, lone surrogates, "
+                "'/', '?', '#' or '%'",
+            )
+    return text
+
+
 def job_id_arg(job_id: Any) -> str:
-    """A job id, stripped: a non-empty string other than ``.`` / ``..`` (it becomes a URL segment)."""
-    if not isinstance(job_id, str) or not job_id.strip() or job_id.strip() in (".", ".."):
-        raise spec_error("job_id", "job_id: must be a non-empty job id")
-    return job_id.strip()
+    """A job id: :func:`path_segment_arg` named ``job_id``."""
+    return path_segment_arg("job_id", job_id)
+
+
+def duration_arg(name: str, value: Any, *, allow_zero: bool = True, allow_none: bool = False) -> float | None:
+    """A duration in seconds (timeout, wait, poll interval): a finite number from 0 (or above 0
+    when not ``allow_zero``) to :data:`MAX_DURATION_SECONDS`; numeric strings (templates) accepted.
+
+    :param name: the argument's name (named in the error).
+    :param value: the duration.
+    :param allow_zero: whether 0 is accepted.
+    :param allow_none: whether ``None`` (no limit) is accepted.
+    :return: the duration as a float (``None`` when allowed and given).
+    :raises LakeFormationSpecError: not a number, not finite, or out of range.
+    """
+    if value is None and allow_none:
+        return None
+    low = "0 or greater" if allow_zero else "greater than 0"
+    rule = f"{name}: must be a finite number of seconds, {low} and at most {MAX_DURATION_SECONDS:.0f}"
+    if isinstance(value, bool):
+        raise spec_error(name, rule)
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise spec_error(name, rule) from None
+    if not math.isfinite(seconds) or seconds < 0 or (seconds == 0 and not allow_zero):
+        raise spec_error(name, rule)
+    if seconds > MAX_DURATION_SECONDS:
+        raise spec_error(name, rule)
+    return seconds
 
 
 def job_type_arg(value: JobType | str) -> JobType:
