@@ -64,9 +64,17 @@ class EmulatorApp:
     def __init__(self, emulator: Emulator) -> None:
         self.emulator = emulator
         self.fastapi = _build_fastapi(emulator)
-        self._routes: list[BaseRoute] = list(self.fastapi.router.routes)
+        # The routes our own routers declared (the objects FastAPI matches a request to), not
+        # ``self.fastapi.router.routes``: how FastAPI lays out included routers is internal and
+        # changed (0.16x wraps each include in one opaque route without a name).
+        self._routes: list[BaseRoute] = [route for router in _ROUTERS for route in router.routes]
         self._flusher: threading.Thread | None = None
         self._stop_flusher = threading.Event()
+
+    @property
+    def routes(self) -> list[BaseRoute]:
+        """The emulator's routes as its routers declared them (each with ``name``, ``path``, ``methods``)."""
+        return list(self._routes)
 
     def close(self) -> None:
         self._stop_flusher.set()
@@ -183,12 +191,15 @@ class EmulatorApp:
                 await _send_json(tracking_send, 500, error_body(500, "common.00000500", "internal error"))
 
 
+#: Every router of the emulator, in the order FastAPI tries them.
+_ROUTERS = (jobs_api.router, instances_api.router, iam.router, admin.router, admin.writes, console_api.router)
+
+
 def _build_fastapi(emu: Emulator) -> FastAPI:
     app = FastAPI(title="LakeFormation emulator", openapi_url=None, docs_url=None, redoc_url=None)
     app.state.emulator = emu
-    for router in (jobs_api.router, instances_api.router, iam.router, admin.router, admin.writes):
+    for router in _ROUTERS:
         app.include_router(router)
-    app.include_router(console_api.router)
     app.add_exception_handler(ApiError, _api_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]

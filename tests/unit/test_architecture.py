@@ -164,7 +164,7 @@ def _emulator_routes() -> set[tuple[str, str]]:
     app = create_app()
     try:
         routes = set()
-        for route in app.fastapi.router.routes:
+        for route in app.routes:
             path = getattr(route, "path", None)
             for method in getattr(route, "methods", None) or ():
                 if path is not None and method not in ("HEAD", "OPTIONS"):
