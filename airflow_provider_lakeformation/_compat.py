@@ -25,6 +25,14 @@ else:
         from airflow.utils.context import Context
 
 if TYPE_CHECKING:
+    from airflow.triggers.base import BaseEventTrigger
+else:
+    try:  # Airflow 3: a trigger an AssetWatcher may run
+        from airflow.triggers.base import BaseEventTrigger
+    except ImportError:  # pragma: no cover - Airflow 2.11 has no asset watchers; the class still loads
+        from airflow.triggers.base import BaseTrigger as BaseEventTrigger
+
+if TYPE_CHECKING:
     from airflow.sdk import ResumableJobMixin
 else:
     try:  # Airflow 3.3+ (the compat provider hands out a no-resume stand-in below 3.3)
@@ -83,6 +91,7 @@ def _airflow_mask_secret() -> Any:
 __all__ = [
     "AirflowException",
     "AirflowNotFoundException",
+    "BaseEventTrigger",
     "BaseHook",
     "BaseOperator",
     "BaseOperatorLink",

@@ -28,7 +28,9 @@ import random
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-from airflow.triggers.base import BaseEventTrigger, TriggerEvent
+from airflow.triggers.base import TriggerEvent
+
+from airflow_provider_lakeformation._compat import BaseEventTrigger
 
 from airflow_provider_lakeformation.exceptions import LakeFormationSpecError
 from airflow_provider_lakeformation.hooks import DEFAULT_CONN_ID
