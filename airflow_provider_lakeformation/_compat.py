@@ -54,8 +54,6 @@ else:
                 return self.get_job_result(external_id, context)
 
 
-
-
 def mask_secret(secret: str) -> None:
     """Register ``secret`` with Airflow's secrets masker; never raises.
 

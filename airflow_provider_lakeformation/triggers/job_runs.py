@@ -31,7 +31,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 from airflow.triggers.base import TriggerEvent
 
 from airflow_provider_lakeformation._compat import BaseEventTrigger
-
 from airflow_provider_lakeformation.exceptions import LakeFormationSpecError
 from airflow_provider_lakeformation.hooks import DEFAULT_CONN_ID
 from airflow_provider_lakeformation.lineage.assets import run_extra
