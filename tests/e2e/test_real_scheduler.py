@@ -3,7 +3,10 @@ dag-processor and triggerer as subprocesses, plus the emulator CLI.
 
 A run is triggered through the public REST API (v2, simple auth manager, all-admins mode with a
 token from ``GET /auth/token``); the sensor must be seen ``deferred`` (waiting on the triggerer) and
-the run must end ``success``. A job the emulator fails must fail the run, with the tail of the job
+the run must end ``success``. On Airflow 2.11 the same test runs against what that line has: the
+webserver's REST API v1 (the public role is Admin: no user to create), the scheduler parsing the
+DAGs itself (no dag-processor) with the SequentialExecutor (the only one 2.11 allows on SQLite),
+and the triggerer. A job the emulator fails must fail the run, with the tail of the job
 log in the sensor's task log (read through the REST API's log endpoint).
 
 The LakeFormation connection is stored in the metadata DB with ``airflow connections add`` (not an
@@ -12,7 +15,11 @@ environment variable), so the triggerer's asynchronous connection lookup takes t
 
 from __future__ import annotations
 
+import ast
+import contextlib
+import os
 import subprocess
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +30,7 @@ from urllib.parse import quote
 import pytest
 import requests
 
+from tests.compat import AIRFLOW_V_3
 from tests.e2e.conftest import (
     Emulator,
     ProcessGroup,
@@ -41,7 +49,12 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 DAG_ID = "example_lakeformation_discovery"
 SENSOR = "wait_for_discovery"
 START = "start_discovery_job"
-COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+COMPONENTS = (
+    ("api-server", "scheduler", "dag-processor", "triggerer")
+    if AIRFLOW_V_3
+    else ("webserver", "scheduler", "triggerer")
+)
+API = "/api/v2" if AIRFLOW_V_3 else "/api/v1"
 RUN_TIMEOUT = 240.0
 
 
@@ -62,12 +75,14 @@ class AirflowStack:
         return resp
 
     def trigger(self, dag_id: str, conf: dict[str, Any] | None = None) -> str:
-        body = {"logical_date": None, "conf": conf or {}}
-        run_id: str = self.call("POST", f"/api/v2/dags/{dag_id}/dagRuns", json=body).json()["dag_run_id"]
+        body: dict[str, Any] = {"conf": conf or {}}
+        if AIRFLOW_V_3:
+            body["logical_date"] = None
+        run_id: str = self.call("POST", f"{API}/dags/{dag_id}/dagRuns", json=body).json()["dag_run_id"]
         return run_id
 
     def _run_path(self, dag_id: str, run_id: str) -> str:
-        return f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}"
+        return f"{API}/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}"
 
     def run_state(self, dag_id: str, run_id: str) -> str:
         return str(self.call("GET", self._run_path(dag_id, run_id)).json()["state"])
@@ -78,11 +93,19 @@ class AirflowStack:
 
     def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
         path = f"{self._run_path(dag_id, run_id)}/taskInstances/{task_id}/xcomEntries/{key}"
-        return self.call("GET", path, params={"deserialize": "true"}).json()["value"]
+        value = self.call("GET", path, params={"deserialize": "true"}).json()["value"]
+        if isinstance(value, str) and not AIRFLOW_V_3:  # v1 returns the deserialized value as text
+            with contextlib.suppress(ValueError, SyntaxError):
+                return ast.literal_eval(value)
+        return value
 
     def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int = 1) -> str:
         """The task log as text: each event, plus ``ExcType: message`` of logged exceptions."""
         path = f"{self._run_path(dag_id, run_id)}/taskInstances/{task_id}/logs/{try_number}"
+        if not AIRFLOW_V_3:  # v1: the log files (task + triggerer parts) as plain text
+            return self.call(
+                "GET", path, params={"full_content": "true"}, headers={"Accept": "text/plain"}
+            ).text
         body = self.call("GET", path, headers={"Accept": "application/json"}).json()
         content = body.get("content")
         if not isinstance(content, list):
@@ -133,18 +156,14 @@ def start_stack(
     env = airflow_env(
         home,
         None,  # the LakeFormation connection lives in the metadata DB, as in production
-        AIRFLOW__CORE__EXECUTOR="LocalExecutor",
+        **(_v3_settings(api_port) if AIRFLOW_V_3 else _v2_settings(api_port)),
         AIRFLOW__CORE__PARALLELISM="2",
         AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION="True",
-        AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS="True",
-        AIRFLOW__CORE__EXECUTION_API_SERVER_URL=f"{api}/execution/",
-        AIRFLOW__API__HOST="127.0.0.1",
-        AIRFLOW__API__PORT=str(api_port),
-        AIRFLOW__API__WORKERS="1",
         AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(free_port()),
         AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT=str(free_port()),
         AIRFLOW__SCHEDULER__SCHEDULER_HEARTBEAT_SEC="1",
-        AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL="10",
+        # Airflow 2.11's executors run `airflow tasks run ...` from PATH: this interpreter's.
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
     )
     if dags_folder is not None:
         env["AIRFLOW__CORE__DAGS_FOLDER"] = str(dags_folder)
@@ -159,21 +178,54 @@ def start_stack(
         check=False,
     )
     assert add.returncode == 0, add.stdout + add.stderr
+    if not AIRFLOW_V_3:
+        # Anonymous users get the Admin role: no user to create (minutes of permission syncing).
+        (home / "webserver_config.py").write_text('AUTH_ROLE_PUBLIC = "Admin"\n')
     started = time.monotonic()
     for component in COMPONENTS:
         group.start(component, airflow_cli(component), env)
     stack = AirflowStack(api=api, home=home, emulator=emulator, group=group, env=env)
     try:
-        wait_http(f"{api}/api/v2/version", timeout=120, proc=group.procs["api-server"])
-        token = stack.call("GET", "/auth/token").json()["access_token"]
-        stack.http.headers["Authorization"] = f"Bearer {token}"
+        wait_http(f"{api}{API}/version", timeout=180, proc=group.procs[COMPONENTS[0]])
+        if AIRFLOW_V_3:
+            token = stack.call("GET", "/auth/token").json()["access_token"]
+            stack.http.headers["Authorization"] = f"Bearer {token}"
         for dag_id in unpause:
-            _wait_for_dag(stack, dag_id, timeout=120)
-            stack.call("PATCH", f"/api/v2/dags/{dag_id}", json={"is_paused": False})
+            _wait_for_dag(stack, dag_id, timeout=180)
+            stack.call("PATCH", f"{API}/dags/{dag_id}", json={"is_paused": False})
     except Exception as exc:
         raise AssertionError(f"Airflow did not come up: {exc}\n{stack.diagnostics()}") from exc
     print(f"Airflow stack up in {time.monotonic() - started:.1f}s")
     return stack
+
+
+def _v3_settings(api_port: int) -> dict[str, str]:
+    """Airflow 3: api-server (REST API v2, simple auth manager, all admins), LocalExecutor,
+    dag-processor."""
+    return {
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{api_port}/execution/",
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__API__PORT": str(api_port),
+        "AIRFLOW__API__WORKERS": "1",
+        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
+    }
+
+
+def _v2_settings(api_port: int) -> dict[str, str]:
+    """Airflow 2.11: webserver (REST API v1, open to the public Admin role), scheduler parsing the
+    DAGs itself, SequentialExecutor (2.11 refuses LocalExecutor on SQLite)."""
+    return {
+        "AIRFLOW__CORE__EXECUTOR": "SequentialExecutor",
+        "AIRFLOW__API__AUTH_BACKENDS": "airflow.api.auth.backend.default",
+        "AIRFLOW__API__ENABLE_XCOM_DESERIALIZE_SUPPORT": "True",
+        "AIRFLOW__WEBSERVER__WEB_SERVER_HOST": "127.0.0.1",
+        "AIRFLOW__WEBSERVER__WEB_SERVER_PORT": str(api_port),
+        "AIRFLOW__WEBSERVER__WORKERS": "1",
+        "AIRFLOW__WEBSERVER__SECRET_KEY": "e2e-webserver-secret-not-for-production",
+        "AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL": "10",
+    }
 
 
 @pytest.fixture(scope="module")
@@ -192,7 +244,7 @@ def stack(migrated_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 def _wait_for_dag(stack: AirflowStack, dag_id: str, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        resp = stack.http.get(f"{stack.api}/api/v2/dags/{dag_id}", timeout=10)
+        resp = stack.http.get(f"{stack.api}{API}/dags/{dag_id}", timeout=10)
         if resp.status_code == 200:
             return
         time.sleep(1)
