@@ -368,6 +368,7 @@ class _TryTI(FakeTI):
         self.max_tries = max_tries
 
 
+@requires_task_state_store
 def test_cleared_task_starts_the_job_again(emulator: EmulatorServer) -> None:
     """A clear (backfill reprocessing, "Clear task") is a request to run again, not a retry: the run
     stored by the earlier try must not stand in for this one. A retry after the clear still reconnects."""
