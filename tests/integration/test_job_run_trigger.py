@@ -228,7 +228,8 @@ def test_poll_cost_when_nothing_changes(emulator: EmulatorServer) -> None:
 
     async def scenario() -> dict[str, int]:
         async with Watcher(_trigger(job_id=job_id), DictAssetStore()):
-            await polls(emulator, "get_job", 1)
+            # the second poll's GET: the first poll (GET, then its history read) is over
+            await polls(emulator, "get_job", 2)
             before = emulator.stats()["by_route"]
             await polls(emulator, "get_job", 20)
             after = emulator.stats()["by_route"]
