@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from tests.compat import AIRFLOW_V_3, AIRFLOW_VERSION
 from tests.e2e.conftest import (
     EXAMPLE_DAGS,
     RUNNER,
@@ -279,6 +280,8 @@ def test_there_are_four_examples() -> None:
 
 @pytest.mark.parametrize("path", EXAMPLE_FILES, ids=lambda p: p.stem)
 def test_example_parses_fast_and_light(path: Path, parse_env: dict[str, str]) -> None:
+    if path.stem in OTHER_MODULES and not AIRFLOW_V_3:
+        pytest.skip(f"{path.stem} needs Airflow 3 (AssetWatcher, airflow.sdk); this is {AIRFLOW_VERSION}")
     result = _parse(path, parse_env)
     assert result["errors"] == {}
     assert result["dags"] == [path.stem]
