@@ -279,16 +279,16 @@ def test_there_are_four_examples() -> None:
 
 
 @pytest.mark.parametrize("path", EXAMPLE_FILES, ids=lambda p: p.stem)
-def test_example_parses_fast_and_light(path: Path, parse_env: dict[str, str]) -> None:
+def test_example_parses_light(path: Path, parse_env: dict[str, str]) -> None:
+    """Cold parse in a fresh interpreter: no errors, one DAG, none of the heavy modules imported.
+    How long a parse takes is measured by ``benchmarks/parse_cost.py`` (ratios against a baseline
+    in the same run), not asserted here: a timed assertion fails on a loaded machine, not on slow code."""
     if path.stem in OTHER_MODULES and not AIRFLOW_V_3:
         pytest.skip(f"{path.stem} needs Airflow 3 (AssetWatcher, airflow.sdk); this is {AIRFLOW_VERSION}")
     result = _parse(path, parse_env)
     assert result["errors"] == {}
     assert result["dags"] == [path.stem]
-    (stat,) = result["stats"]
-    # Cold parse in a fresh interpreter, provider modules included.
-    assert stat["duration"] < 1.0, stat
-    assert result["wall"] < 1.0, result["wall"]
+    assert len(result["stats"]) == 1, result["stats"]
     heavy = [m for m in result["new"] if any(m == h or m.startswith(h + ".") for h in HEAVY_MODULES)]
     assert heavy == []
 
