@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Run the test lanes (see scripts/lanes.sh); each lane has its own venv and prints one summary line.
 #
-#   bash scripts/test.sh                        every lane: main (Airflow 3.3.2, Python 3.11: ruff, mypy,
-#                                               the whole suite incl. packaging), then Airflow 2.11.2 /
-#                                               Python 3.10, 3.1.x / 3.12 and 3.3.2 / 3.13
+#   bash scripts/test.sh                        the main lane (Airflow 3.3.2, Python 3.11: ruff, mypy,
+#                                               the whole suite incl. packaging); what CI runs today
+#   bash scripts/test.sh --all-lanes            every lane: main, then Airflow 2.11.2 / Python 3.10,
+#                                               3.1.x / 3.12 and 3.3.2 / 3.13 (not yet all green: README)
 #   bash scripts/test.sh --lane af2.11-py3.10   one lane (extra arguments replace its pytest paths)
 #   bash scripts/test.sh tests/e2e -x           the main lane only, arguments go to pytest
 #
@@ -13,8 +14,10 @@ cd "$(dirname "$0")/.."
 # shellcheck source=scripts/lanes.sh
 source scripts/lanes.sh
 
-lanes=("${LANES_ALL[@]}")
-if [ "${1:-}" = "--lane" ]; then
+lanes=(main)
+if [ "${1:-}" = "--all-lanes" ]; then
+  lanes=("${LANES_ALL[@]}"); shift
+elif [ "${1:-}" = "--lane" ]; then
   [ -n "${2:-}" ] || { echo "usage: $0 --lane NAME [pytest args] (lanes: ${LANES_ALL[*]})" >&2; exit 2; }
   lanes=("$2"); shift 2
 elif [ "$#" -gt 0 ]; then
