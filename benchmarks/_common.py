@@ -154,6 +154,21 @@ def median(values: Sequence[float]) -> float:
 # --------------------------------------------------------------------------------------------------
 # emulator in a separate process
 # --------------------------------------------------------------------------------------------------
+def stop_process_group(proc: subprocess.Popen[bytes] | None) -> None:
+    """SIGTERM the process group of ``proc`` (a server started with ``start_new_session``), then
+    SIGKILL it if it has not exited within 10 s."""
+    if proc is None or proc.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -287,17 +302,7 @@ class EmulatorProcess:
         return median(times[1:]) * 1000
 
     def stop(self) -> None:
-        proc = self.proc
-        if proc is None or proc.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        stop_process_group(self.proc)
 
     # -- admin endpoints ---------------------------------------------------------------------------
     def _admin(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:

@@ -23,12 +23,9 @@ through ``SSL_CERT_FILE``.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import datetime
 import ipaddress
 import json
-import os
-import signal
 import ssl
 import subprocess
 import sys
@@ -265,17 +262,9 @@ class FakeProcess:
                 time.sleep(0.1)
 
     def __exit__(self, *exc: object) -> None:
-        proc = self.proc
-        if proc is None or proc.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        import _common
+
+        _common.stop_process_group(self.proc)
 
     def admin(self, method: str, path: str, body: Any = None, token: bool = False) -> Any:
         data = json.dumps(body).encode() if body is not None else None
