@@ -24,6 +24,9 @@ from airflow_provider_lakeformation.models.status import (
     job_outcome,
 )
 
+MAX_SERVER_PAUSE = 600.0
+"""The longest pause between two polls that a server's ``Retry-After`` can ask for."""
+
 
 class JobPoll:
     """The state of one wait on a job.
@@ -54,6 +57,7 @@ class JobPoll:
         self.transient = 0
         self.tracker = StatusTransitionLogger(job_id, log, initial=initial)
         self.unknown_seen: set[str] = set()
+        self.server_pause = 0.0
 
     @property
     def last(self) -> JobStatus | None:
@@ -72,6 +76,7 @@ class JobPoll:
         on, and a warning names it once per job and value.
         """
         self.transient = 0
+        self.server_pause = 0.0
         self.tracker.observe(status)
         if not status.is_known and status.value not in self.unknown_seen:
             self.unknown_seen.add(status.value)
@@ -84,11 +89,16 @@ class JobPoll:
         return job_outcome(status, self.success_states, self.failure_states)
 
     def tolerate(self, err: Exception) -> None:
-        """Count a transient error and log it; raise it once the budget is spent.
+        """Count a transient error and log it; raise it once the budget is spent. A ``Retry-After``
+        the error carried sets the least pause before the next read (``server_pause``, at most
+        :data:`MAX_SERVER_PAUSE`): the hook may have given up on it to keep the wait's deadline,
+        but the next poll still honours it instead of coming back at the poll interval.
 
         :raises Exception: ``err`` itself, after ``max_transient_errors`` in a row.
         """
         self.transient += 1
+        retry_after = getattr(err, "retry_after", None)
+        self.server_pause = min(float(retry_after), MAX_SERVER_PAUSE) if retry_after else 0.0
         if self.gave_up:
             raise err
         self.log.warning(
@@ -138,12 +148,14 @@ async def apoll_once(
     return poll.judge(status)
 
 
-def _pause(delay: Callable[[], float], remaining: Callable[[], float | None]) -> float | None:
-    """Seconds to sleep before the next read, or ``None`` when the time is up."""
+def _pause(poll: JobPoll, delay: Callable[[], float], remaining: Callable[[], float | None]) -> float | None:
+    """Seconds to sleep before the next read (the poll interval, or longer when the server asked
+    for it), or ``None`` when the time is up."""
     left = remaining()
     if left is not None and left <= 0:
         return None
-    return max(0.0, delay() if left is None else min(delay(), left))
+    want = max(delay(), poll.server_pause)
+    return max(0.0, want if left is None else min(want, left))
 
 
 def wait(
@@ -167,13 +179,13 @@ def wait(
     :raises Exception: a non-transient error, or a transient one past the budget.
     """
     if not read_first:
-        pause = _pause(delay, remaining)
+        pause = _pause(poll, delay, remaining)
         sleep(pause or 0.0)
     while True:
         outcome = poll_once(poll, read_status, remaining())
         if outcome is not None:
             return outcome
-        pause = _pause(delay, remaining)
+        pause = _pause(poll, delay, remaining)
         if pause is None:
             return None
         sleep(pause)
@@ -191,7 +203,7 @@ async def async_wait(
         outcome = await apoll_once(poll, read_status, remaining())
         if outcome is not None:
             return outcome
-        pause = _pause(delay, remaining)
+        pause = _pause(poll, delay, remaining)
         if pause is None:
             return None
         await asyncio.sleep(pause)

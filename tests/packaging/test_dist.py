@@ -82,9 +82,7 @@ def test_license_is_an_spdx_expression_with_its_file(dists: dict[str, Path]) -> 
     assert any(m.endswith("/LICENSE") for m in members), members
 
 
-def test_wheel_in_a_clean_venv_imports_every_public_module(
-    dists: dict[str, Path], tmp_path: Path
-) -> None:
+def test_wheel_in_a_clean_venv_imports_every_public_module(dists: dict[str, Path], tmp_path: Path) -> None:
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)
     py = str(env_dir / "bin" / "python")

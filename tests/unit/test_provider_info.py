@@ -65,9 +65,7 @@ def test_enum_values_are_the_ones_the_hook_accepts() -> None:
 def test_form_defaults_are_what_the_hook_does_without_them() -> None:
     """A saved form stores its defaults; they must not change behaviour (AK/SK given)."""
     base = {"project_id": "p", "instance_id": "i"}
-    implicit = ConnectionSettings.from_fields(
-        host="lf.example", login="AK", password="SK", extra=base
-    )
+    implicit = ConnectionSettings.from_fields(host="lf.example", login="AK", password="SK", extra=base)
     stored_defaults = {
         name: field["schema"]["default"]
         for name, field in CONN_FIELDS.items()
