@@ -306,7 +306,8 @@ class EmulatorProcess:
 
     # -- admin endpoints ---------------------------------------------------------------------------
     def _admin(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        data = json.dumps(body).encode() if body is not None else None
+        # Admin writes are declared as JSON (the emulator answers 415 otherwise), an empty one too.
+        data = json.dumps(body).encode() if body is not None else (None if method == "GET" else b"{}")
         req = urllib.request.Request(self.url + path, data=data, method=method)
         if data is not None:
             req.add_header("Content-Type", "application/json")

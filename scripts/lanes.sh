@@ -63,11 +63,16 @@ lane_install() {
   want="$LANE_AIRFLOW $(cksum < pyproject.toml)"
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] \
      || ! "$LANE_VENV/bin/python" -c "import airflow_provider_lakeformation, pytest, fastapi" 2>/dev/null; then
-    "$LANE_VENV/bin/python" -m pip install -q --upgrade pip
     local extras="test"
     # The main lane also runs the distributed e2e test (Celery + PostgreSQL + Redis).
     [ "$1" = "main" ] && extras="test,distributed"
-    "$LANE_VENV/bin/python" -m pip install -q "$LANE_AIRFLOW" -e ".[$extras]" || return 4
+    mkdir -p .lanes
+    # One install at a time: lanes installing side by side would all write the checkout's egg-info.
+    (
+      flock 9
+      "$LANE_VENV/bin/python" -m pip install -q --upgrade pip \
+        && "$LANE_VENV/bin/python" -m pip install -q "$LANE_AIRFLOW" -e ".[$extras]"
+    ) 9> .lanes/install.lock || return 4
     echo "$want" > "$stamp"
   fi
 }
