@@ -58,11 +58,13 @@ def job_with_duration(hook: LakeFormationHook, seconds: float, name: str = "rel_
 def test_iam_token_expires_mid_run(
     emulator_factory: Callable[..., EmulatorServer], connect_to: Callable[..., str], record: Row, mode: str
 ) -> None:
-    """Tokens live 1 s and the run 2.5 s: the client fetches new tokens before the old ones expire
-    (no request is refused) and the run is started once and judged correctly."""
-    server = emulator_factory(token_ttl=1.0)
+    """Tokens live 3 s and the run 6.5 s: the client fetches new tokens before the old ones expire
+    (no request is refused) and the run is started once and judged correctly. (The refresh margin
+    is 10 % of so short a lifetime: 0.3 s between signing and the server's check; a 1 s token left
+    0.1 s, which a loaded machine overran.)"""
+    server = emulator_factory(token_ttl=3.0)
     conn_id = connect_to(server, "iam")
-    job_id = job_with_duration(LakeFormationHook(conn_id), 2.5)
+    job_id = job_with_duration(LakeFormationHook(conn_id), 6.5)
     counts = Counts(server)
     ti = FakeTI()
     started = time.monotonic()
@@ -74,7 +76,7 @@ def test_iam_token_expires_mid_run(
     assert counts.auth_failures == 0
     record(
         "recovery",
-        f"IAM token TTL 1 s, run 2.5 s ({mode})",
+        f"IAM token TTL 3 s, run 6.5 s ({mode})",
         "tokens renewed before expiry, no 401; task succeeds; job started once",
     ).count(
         starts=counts.starts(job_id),
