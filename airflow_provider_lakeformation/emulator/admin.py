@@ -20,7 +20,7 @@ from .config import MAX_SECONDS, RUNTIME_FIELDS
 from .errors import ApiError, bad_request
 
 
-def require_json(request: Request) -> None:
+async def require_json(request: Request) -> None:
     """Dependency of every admin write: 415 unless the body is declared as JSON."""
     declared = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if declared != "application/json":

@@ -86,10 +86,17 @@ class Emulator:
 # ------------------------------------------------------------------------------ request helpers
 
 
-def emulator_of(request: Request) -> Emulator:
-    """The emulator behind this app (a FastAPI dependency)."""
+def app_emulator(request: Request) -> Emulator:
+    """The emulator behind the app that got ``request``."""
     emu: Emulator = request.app.state.emulator
     return emu
+
+
+async def emulator_of(request: Request) -> Emulator:
+    """The emulator behind this app (a FastAPI dependency). Dependencies here are ``async`` (FastAPI
+    runs a plain ``def`` one in a worker thread: a thread hop per request) and few (each one is a
+    node whose parameters FastAPI analyses on every request)."""
+    return app_emulator(request)
 
 
 #: A route parameter receiving the emulator: ``emu: Emu``.

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from fastapi import Request
 
 from . import tokens
-from .common import Emu, Emulator, body_bytes, now_ms
+from .common import Emulator, app_emulator, body_bytes, now_ms
 from .errors import UNAUTHORIZED, UNAUTHORIZED_MSG, ApiError
 from .signing import ALGORITHM, PendingSignature, SignatureError, check_headers, check_signature
 
@@ -118,13 +118,14 @@ def refuse(emu: Emulator, failure: AuthFailure) -> ApiError:
     return failure.as_api_error()
 
 
-async def authenticate(request: Request, project_id: str, emu: Emu) -> str:
-    """Dependency of every job and instance route: the auth mode that let the request in."""
+async def authenticate(request: Request) -> str:
+    """First step of every job and instance route's guard: the auth mode that let the request in."""
+    emu = app_emulator(request)
     headers = request_headers(request)
     try:
         mode, pending = check_identity(emu, headers)
         if pending is not None:
-            check_project_header(headers, project_id)
+            check_project_header(headers, request.path_params.get("project_id", ""))
             await _verify_body(request, headers, pending)
     except AuthFailure as failure:
         raise refuse(emu, failure) from None

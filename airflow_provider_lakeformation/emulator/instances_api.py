@@ -7,11 +7,19 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from .common import MAX_PAGE_LIMIT, MAX_PAGE_OFFSET, Emu, Emulator, int_param, json_response
+from .common import MAX_PAGE_LIMIT, MAX_PAGE_OFFSET, Emu, Emulator, app_emulator, int_param, json_response
 from .gateway import authenticate
 from .jobs_api import check_project, check_scope
 
-router = APIRouter(dependencies=[Depends(authenticate), Depends(check_project)])
+
+async def guard_project(request: Request) -> None:
+    """Dependency of every instance route: authenticated first, then the path names this emulator's
+    project (else 404)."""
+    await authenticate(request)
+    check_project(request.path_params["project_id"], app_emulator(request))
+
+
+router = APIRouter(dependencies=[Depends(guard_project)])
 
 
 def instance_wire(emu: Emulator) -> dict[str, Any]:
@@ -39,8 +47,7 @@ async def list_instances(request: Request, emu: Emu) -> Response:
     return json_response(200, {"instances": items[offset : offset + limit], "total": len(items)})
 
 
-@router.get(
-    "/v1/{project_id}/instances/{instance_id}", name="get_instance", dependencies=[Depends(check_scope)]
-)
-async def get_instance(emu: Emu) -> Response:
+@router.get("/v1/{project_id}/instances/{instance_id}", name="get_instance")
+async def get_instance(project_id: str, instance_id: str, emu: Emu) -> Response:
+    check_scope(project_id, instance_id, emu)
     return json_response(200, instance_wire(emu))

@@ -16,6 +16,7 @@ from .common import (
     MAX_PAGE_OFFSET,
     Emu,
     Emulator,
+    app_emulator,
     empty_response,
     int_param,
     json_body,
@@ -55,8 +56,8 @@ JOBS_PATH = "/v1/{project_id}/instances/{instance_id}/lf-jobs"
 JOB_PATH = JOBS_PATH + "/{job_id}"
 
 
-def check_scope(project_id: str, instance_id: str, emu: Emu) -> None:
-    """Dependency: the path names this emulator's project and instance (else 404)."""
+def check_scope(project_id: str, instance_id: str, emu: Emulator) -> None:
+    """The path names this emulator's project and instance (else 404)."""
     check_project(project_id, emu)
     if instance_id != emu.config.instance_id:
         raise ApiError(
@@ -66,7 +67,8 @@ def check_scope(project_id: str, instance_id: str, emu: Emu) -> None:
         )
 
 
-def check_project(project_id: str, emu: Emu) -> None:
+def check_project(project_id: str, emu: Emulator) -> None:
+    """The path names this emulator's project (else 404)."""
     if project_id != emu.config.project_id:
         raise ApiError(
             404,
@@ -75,7 +77,15 @@ def check_project(project_id: str, emu: Emu) -> None:
         )
 
 
-router = APIRouter(dependencies=[Depends(authenticate), Depends(check_scope)])
+async def guard_instance_scope(request: Request) -> None:
+    """Dependency of every job route: authenticated first, then the path names this emulator's
+    project and instance (else 404). One dependency reading the path itself (see ``emulator_of``)."""
+    await authenticate(request)
+    params = request.path_params
+    check_scope(params["project_id"], params["instance_id"], app_emulator(request))
+
+
+router = APIRouter(dependencies=[Depends(guard_instance_scope)])
 
 # ----------------------------------------------------------------------------------- helpers
 
@@ -364,4 +374,4 @@ async def list_job_history(request: Request, job_id: str, emu: Emu) -> Response:
     return json_response(200, {"total": len(selected), "jobs": page})
 
 
-__all__ = ["BLOCK_FOR_TYPE", "check_project", "check_scope", "router"]
+__all__ = ["BLOCK_FOR_TYPE", "check_project", "check_scope", "guard_instance_scope", "router"]
