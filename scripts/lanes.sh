@@ -15,15 +15,24 @@ LANES_ALL=(main af2.11-py3.10 af3.1-py3.12 af3.3-py3.13)
 LANE_SUITES=(
   tests/unit tests/integration tests/reliability
   tests/e2e/test_example_dags.py tests/e2e/test_airflow_cli.py tests/e2e/test_real_scheduler.py
+  tests/e2e/test_user_install.py
 )
 
-# lane_spec NAME -> sets LANE_AIRFLOW (pip requirement), LANE_PYTHON (X.Y), LANE_VENV
+# lane_spec NAME -> sets LANE_AIRFLOW (the requirements a user of that Airflow line installs beside the
+# provider, space-separated, exactly as the README's install table writes them), LANE_PYTHON (X.Y),
+# LANE_VENV.
+#
+# Airflow 2.11.2 and 3.1.8 (the newest patches of their lines) set an attribute on cryptography's
+# MultiFernet (airflow/models/crypto.py: `_fernet.is_encrypted = True`), which cryptography 51's Rust
+# MultiFernet refuses: with a fernet key set, no password connection can be stored or read and no
+# task can defer. Airflow 3.3 wraps the object and works with 51. Hence `cryptography<51` on those
+# lines (docs/compatibility.md); tests/e2e/test_user_install.py catches the next such break by name.
 lane_spec() {
   case "$1" in
-    main)          LANE_AIRFLOW="apache-airflow==3.3.2";    LANE_PYTHON="3.11"; LANE_VENV="${LF_VENV:-.venv}" ;;
-    af2.11-py3.10) LANE_AIRFLOW="apache-airflow==2.11.2";   LANE_PYTHON="3.10"; LANE_VENV=".venv-af2.11-py3.10" ;;
-    af3.1-py3.12)  LANE_AIRFLOW="apache-airflow~=3.1.0";    LANE_PYTHON="3.12"; LANE_VENV=".venv-af3.1-py3.12" ;;
-    af3.3-py3.13)  LANE_AIRFLOW="apache-airflow==3.3.2";    LANE_PYTHON="3.13"; LANE_VENV=".venv-af3.3-py3.13" ;;
+    main)          LANE_AIRFLOW="apache-airflow==3.3.2";                    LANE_PYTHON="3.11"; LANE_VENV="${LF_VENV:-.venv}" ;;
+    af2.11-py3.10) LANE_AIRFLOW="apache-airflow==2.11.2 cryptography<51";   LANE_PYTHON="3.10"; LANE_VENV=".venv-af2.11-py3.10" ;;
+    af3.1-py3.12)  LANE_AIRFLOW="apache-airflow==3.1.8 cryptography<51";    LANE_PYTHON="3.12"; LANE_VENV=".venv-af3.1-py3.12" ;;
+    af3.3-py3.13)  LANE_AIRFLOW="apache-airflow==3.3.2";                    LANE_PYTHON="3.13"; LANE_VENV=".venv-af3.3-py3.13" ;;
     *) echo "unknown lane '$1' (lanes: ${LANES_ALL[*]})" >&2; return 2 ;;
   esac
 }
@@ -48,8 +57,11 @@ find_python() {
   return 1
 }
 
-# lane_install NAME: create the lane's venv and install the provider with its test extra and the
-# lane's Airflow (skipped when the stamp matches pyproject.toml and the lane's requirement).
+# lane_install NAME: create the lane's venv and install, in two steps, (1) exactly what the README tells
+# a user of the lane's Airflow line to install (LANE_AIRFLOW + the provider), then (2) the test extra
+# constrained to the versions step 1 resolved (`pip freeze`), so no test tool can move a package a
+# user gets (and hide a break such as cryptography 51's). Skipped when the stamp matches
+# pyproject.toml and the lane's requirements.
 lane_install() {
   lane_spec "$1" || return 2
   local py stamp want
@@ -70,8 +82,12 @@ lane_install() {
     # One install at a time: lanes installing side by side would all write the checkout's egg-info.
     (
       flock 9
-      "$LANE_VENV/bin/python" -m pip install -q --upgrade pip \
-        && "$LANE_VENV/bin/python" -m pip install -q "$LANE_AIRFLOW" -e ".[$extras]"
+      local pip=("$LANE_VENV/bin/python" -m pip) user_env="$LANE_VENV/user-env.txt" reqs
+      read -r -a reqs <<< "$LANE_AIRFLOW"
+      "${pip[@]}" install -q --upgrade pip \
+        && "${pip[@]}" install -q "${reqs[@]}" -e . \
+        && "${pip[@]}" freeze --exclude-editable > "$user_env" \
+        && "${pip[@]}" install -q -c "$user_env" -e ".[$extras]"
     ) 9> .lanes/install.lock || return 4
     echo "$want" > "$stamp"
   fi
