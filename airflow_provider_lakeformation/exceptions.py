@@ -20,6 +20,7 @@ __all__ = [
     "LakeFormationConnectionError",
     "LakeFormationError",
     "LakeFormationJobFailedError",
+    "LakeFormationJobNameError",
     "LakeFormationNotFoundError",
     "LakeFormationResponseError",
     "LakeFormationRetryableError",
@@ -205,6 +206,22 @@ class LakeFormationJobFailedError(LakeFormationError):
         self.status = status
         self.log_tail = log_tail
         super().__init__(message)
+
+
+class LakeFormationJobNameError(LakeFormationError):
+    """No job, or more than one, has the ``job_name`` and ``job_type`` an operator or the sensor was
+    given. ``job_ids`` lists the jobs found (empty: none)."""
+
+    def __init__(self, *, job_type: str, job_name: str, job_ids: list[str]) -> None:
+        self.job_type = job_type
+        self.job_name = job_name
+        self.job_ids = job_ids
+        what = f"{job_type} LakeFormation job named {job_name!r}"
+        if not job_ids:
+            message = f"no {what} exists (job_name is matched exactly, within job_type {job_type})"
+        else:
+            message = f"{len(job_ids)} jobs match {what}: {', '.join(job_ids)}; give the one meant as job_id"
+        super().__init__(printable(message))
 
 
 class LakeFormationTimeoutError(LakeFormationError):

@@ -16,11 +16,12 @@ from airflow.providers.common.compat.sdk import conf
 from airflow_provider_lakeformation.exceptions import (
     LakeFormationError,
     LakeFormationJobFailedError,
+    LakeFormationJobNameError,
     LakeFormationTimeoutError,
 )
 from airflow_provider_lakeformation.hooks import DEFAULT_CONN_ID
 from airflow_provider_lakeformation.links.lakeformation import CONSOLE_URL_XCOM_KEY
-from airflow_provider_lakeformation.models.arguments import duration_arg
+from airflow_provider_lakeformation.models.arguments import duration_arg, job_ref_arg, spec_error
 from airflow_provider_lakeformation.models.status import JobStatus, parse_status
 from airflow_provider_lakeformation.triggers.lakeformation import LakeFormationJobTrigger
 from airflow_provider_lakeformation.waiter import JobPoll, wait
@@ -47,14 +48,6 @@ class WaitTimedOut(LakeFormationTimeoutError):
         self.last_status = last_status
         self.waited = waited
         super().__init__(message)
-
-
-def push_xcoms(context: Context, **values: Any) -> None:
-    """Push each non-``None`` value under its key (job_id, job_status, console_url)."""
-    ti = context["ti"]
-    for key, value in values.items():
-        if value is not None:
-            ti.xcom_push(key=key, value=value.value if isinstance(value, JobStatus) else value)
 
 
 #: A log line at an error level, and (failing that) one whose wording reports an error.
@@ -103,10 +96,19 @@ class LakeFormationOperatorMixin:
     :param lakeformation_conn_id: Airflow connection of type ``lakeformation``.
     :param project_id: overrides the connection's project.
     :param instance_id: overrides the connection's instance.
+    :param hook_params: this task's retry policy over the connection's, under the connection-extra
+        names and rules (``max_retries``, ``retry_min_wait``, ``retry_max_wait``,
+        ``retry_after_cap``); checked when the task is built. Applies to the calls the task makes;
+        a deferred wait's trigger polls under the connection's policy.
     """
 
     if TYPE_CHECKING:
         log: Logger
+        do_xcom_push: bool
+
+    #: The console URL this try pushed (or would have, under ``do_xcom_push=False``): the extra link
+    #: reads it here in the task, so a task that failed before it had one asks XCom for nothing.
+    shown_console_url: str | None = None
 
     def __init__(
         self,
@@ -114,21 +116,47 @@ class LakeFormationOperatorMixin:
         lakeformation_conn_id: str = DEFAULT_CONN_ID,
         project_id: str | None = None,
         instance_id: str | None = None,
+        hook_params: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.lakeformation_conn_id = lakeformation_conn_id
         self.project_id = project_id
         self.instance_id = instance_id
+        if hook_params is not None and not isinstance(hook_params, Mapping):
+            raise spec_error("hook_params", "hook_params: must be a dict of connection-extra retry settings")
+        self.hook_params = dict(hook_params or {})
+        if self.hook_params:  # the connection's rules, when the task is built
+            from airflow_provider_lakeformation.hooks.lakeformation import RetrySettings
+
+            RetrySettings.from_extras(self.hook_params)
 
     @cached_property
     def hook(self) -> LakeFormationHook:
         """The task's hook (created on first use)."""
-        from airflow_provider_lakeformation.hooks.lakeformation import LakeFormationHook
+        from airflow_provider_lakeformation.hooks.lakeformation import LakeFormationHook, RetrySettings
 
-        return LakeFormationHook(
+        hook = LakeFormationHook(
             self.lakeformation_conn_id, project_id=self.project_id, instance_id=self.instance_id
         )
+        if not self.hook_params:
+            return hook
+        settings = hook.settings  # the connection, read once; the task's retry settings over its own
+        policy = RetrySettings.from_extras(self.hook_params, base=settings.retry)
+        return LakeFormationHook.from_settings(settings.model_copy(update={"retry": policy}))
+
+    def push_xcoms(self, context: Context, **values: Any) -> None:
+        """Push each non-``None`` value under its key (job_id, job_status, console_url), unless the
+        task has ``do_xcom_push=False``; a console URL is kept for the extra link either way."""
+        url = values.get(XCOM_CONSOLE_URL)
+        if url is not None:
+            self.shown_console_url = url
+        if not getattr(self, "do_xcom_push", True):
+            return
+        ti = context["ti"]
+        for key, value in values.items():
+            if value is not None:
+                ti.xcom_push(key=key, value=value.value if isinstance(value, JobStatus) else value)
 
     def console_url(self, job_id: str, run: str | int | None = None) -> str | None:
         """The job's console page (of the run that started at ``run``, where the page can address
@@ -138,6 +166,52 @@ class LakeFormationOperatorMixin:
         except Exception as err:
             self.log.warning("could not build the console URL of LakeFormation job %s: %s", job_id, err)
             return None
+
+
+class LakeFormationJobRefMixin(LakeFormationOperatorMixin):
+    """A job given by id, or by type and exact name (start, stop, delete, sensor).
+
+    :param job_id: the job (templated); or
+    :param job_name: the job's exact name (templated), with
+    :param job_type: its type (templated).
+    """
+
+    job_id: Any
+    job_name: Any
+    job_type: Any
+
+    def set_job_ref(self, job_id: Any, job_name: Any, job_type: Any) -> None:
+        """Keep the reference after checking what can be checked before rendering."""
+        job_ref_arg(job_id, job_name, job_type, rendered=False)
+        self.job_id, self.job_name, self.job_type = job_id, job_name, job_type
+
+    def resolve_job_id(self) -> str:
+        """The job id, looked up by name (one list call per page) when given by name; then kept in
+        ``job_id`` (``job_name``/``job_type`` cleared) for the rest of the try.
+
+        :raises LakeFormationSpecError: the rendered reference breaks a rule (before any HTTP call).
+        :raises LakeFormationJobNameError: no job, or more than one, has that type and name.
+        """
+        job_id, name, job_type = job_ref_arg(self.job_id, self.job_name, self.job_type)
+        if job_id is not None:
+            self.job_id = job_id
+            return job_id
+        assert name is not None
+        assert job_type is not None
+        found = [job.id for job in self.hook.iter_jobs(job_type, name_pattern=name) if job.name == name]
+        if len(found) != 1:
+            raise LakeFormationJobNameError(job_type=job_type.value, job_name=name, job_ids=found)
+        self.log.info("LakeFormation %s job %r is %s", job_type.value, name, found[0])
+        # The job is fixed for the rest of this try: later calls take the id path, no second lookup.
+        self.job_id, self.job_name, self.job_type = found[0], None, None
+        return found[0]
+
+    @property
+    def job_ref(self) -> str:
+        """How the job was given, for messages written before it was looked up."""
+        if self.job_id is not None:
+            return str(self.job_id)
+        return f"{self.job_type} job named {self.job_name!r}"
 
 
 class LakeFormationPollMixin(LakeFormationOperatorMixin):
@@ -235,7 +309,7 @@ class LakeFormationJobWaitMixin(LakeFormationPollMixin):
         failure_states: frozenset[JobStatus] | None = None,
     ) -> NoReturn:
         """Defer to :class:`LakeFormationJobTrigger` for up to ``timeout`` seconds (``None``: no
-        limit); the task resumes in ``execute_complete``."""
+        limit); the task resumes in ``execute_complete`` (given ``console_url``, when there is one)."""
         trigger = LakeFormationJobTrigger(
             job_id=job_id,
             lakeformation_conn_id=self.lakeformation_conn_id,
@@ -252,6 +326,8 @@ class LakeFormationJobWaitMixin(LakeFormationPollMixin):
         self.defer(  # type: ignore[attr-defined]
             trigger=trigger,
             method_name="execute_complete",
+            # The resumed task's extra link shows the same page (read in the task, not from XCom).
+            kwargs={"console_url": self.shown_console_url} if self.shown_console_url else None,
             timeout=None if timeout is None else timedelta(seconds=timeout + DEFER_GRACE),
         )
         raise AssertionError("defer() returned")  # pragma: no cover - defer always raises
@@ -262,23 +338,29 @@ class LakeFormationJobWaitMixin(LakeFormationPollMixin):
         event: Mapping[str, Any] | None,
         expected_job_id: str,
         failure_states: frozenset[JobStatus],
+        console_url: str | None = None,
     ) -> tuple[str, str, JobStatus | None]:
         """Judge a trigger event: return ``(kind, job_id, job_status)`` for ``"success"`` (job_status
         pushed to XCom) and ``"timeout"`` (the caller decides); raise for ``"error"``: a run that ended
         in ``failure_states`` fails with the log tail, anything else (auth, 404, polling gave up after
-        transient errors) with the trigger's message."""
+        transient errors) with the trigger's message. ``console_url`` is the one the task had before
+        deferring (for the extra link)."""
+        self.shown_console_url = console_url
         if not isinstance(event, Mapping) or event.get("status") not in ("success", "error", "timeout"):
             raise LakeFormationError(f"LakeFormation job {expected_job_id}: the trigger sent no usable event")
         job_id = str(event.get("job_id") or expected_job_id)
+        # The extra link of the resumed task: the URL pushed before deferring (handed over in the
+        # method kwargs), else the job's page (``dag.test()`` resumes without those kwargs).
+        self.shown_console_url = console_url or self.console_url(job_id)
         raw = event.get("job_status")
         job_status = parse_status(raw) if raw else None
         kind = str(event["status"])
         if kind == "success":
-            push_xcoms(context, job_status=job_status)
+            self.push_xcoms(context, job_status=job_status)
             return kind, job_id, job_status
         if kind == "timeout":
             return kind, job_id, job_status
         if job_status is not None and job_status in failure_states:
-            push_xcoms(context, job_status=job_status)
+            self.push_xcoms(context, job_status=job_status)
             self.fail_job(job_id, job_status)
         raise LakeFormationError(str(event.get("message") or f"LakeFormation job {job_id}: waiting failed"))

@@ -44,7 +44,8 @@ DOC_MD = """
 
 `create_permission_job` creates the job or updates it to this spec (`if_exists="update"`), so a new
 policy file name given as the `policy_file` param is picked up on the next run.
-`run_permission_migration` starts the job and polls it from the worker until it ends
+`run_permission_migration` starts the job **by name** (`job_name` + `job_type`, matched exactly) and
+polls it from the worker until it ends
 (`deferrable=False`: permission migrations are short; use `deferrable=True` for long ones).
 
 Principal mapping (`ranger_permission_migration_principal_relas`):
@@ -82,10 +83,13 @@ with DAG(
         if_exists="update",
     )
 
+    # The job is given by its exact name and type (as dbt Cloud / Databricks tasks take a job by
+    # name); job_id=create_job.output would do the same here. The id found is this task's XCom.
     run_permission_migration = LakeFormationStartJobOperator(
         task_id="run_permission_migration",
         lakeformation_conn_id=LAKEFORMATION_CONN_ID,
-        job_id=create_job.output,
+        job_name=PERMISSION_JOB["name"],
+        job_type=PERMISSION_JOB["type"],
         wait_for_completion=True,
         deferrable=False,
         poll_interval=10,

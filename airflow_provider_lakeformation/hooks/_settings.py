@@ -86,6 +86,34 @@ class RetrySettings(BaseModel):
             raise ValueError("max_wait: must be greater than or equal to min_wait")
         return self
 
+    @classmethod
+    def from_extras(
+        cls, extras: Mapping[str, Any], *, base: RetrySettings | None = None, what: str = "hook_params"
+    ) -> RetrySettings:
+        """``base`` with settings given under their connection-extra names (:data:`RETRY_EXTRAS`;
+        a task's ``hook_params``) applied, under the connection's rules. Without ``base`` the values
+        are checked alone: each value, and the order of the two waits only when both are given.
+
+        :param extras: ``max_retries``, ``retry_min_wait``, ``retry_max_wait``, ``retry_after_cap``.
+        :param base: the policy they override (the connection's).
+        :param what: named in the error.
+        :return: the resulting policy.
+        :raises LakeFormationSpecError: an unknown name, or a value the connection would refuse.
+        """
+        unknown = sorted(str(name) for name in extras if name not in RETRY_EXTRAS)
+        if unknown:
+            names = ", ".join(RETRY_EXTRAS)
+            raise LakeFormationSpecError(
+                what, [f"{name}: not a retry setting (one of {names})" for name in unknown]
+            )
+        fields = _retry_fields({str(k): _blank_to_none(v) for k, v in extras.items()})
+        if base is None:  # any value of the other bound (the connection's, later) must not fail here
+            base = cls.model_construct(min_wait=0.001, max_wait=MAX_TIMEOUT_SECONDS)
+        try:
+            return cls.model_validate({**base.model_dump(), **fields})
+        except ValidationError as exc:
+            raise LakeFormationSpecError.from_validation_error(what, exc) from None
+
     @property
     def attempts(self) -> int:
         """Total number of attempts (first try plus retries)."""
@@ -377,15 +405,18 @@ def _timeouts(ex: Mapping[str, Any], timeout: float | tuple[float, float] | None
     }
 
 
+#: The connection extras of the retry policy, and the :class:`RetrySettings` field each sets.
+RETRY_EXTRAS: dict[str, str] = {
+    "max_retries": "max_retries",
+    "retry_min_wait": "min_wait",
+    "retry_max_wait": "max_wait",
+    "retry_after_cap": "retry_after_cap",
+}
+
+
 def _retry_fields(ex: Mapping[str, Any]) -> dict[str, Any]:
     """The retry policy's fields given as connection extras."""
-    pairs = (
-        ("max_retries", ex.get("max_retries")),
-        ("min_wait", ex.get("retry_min_wait")),
-        ("max_wait", ex.get("retry_max_wait")),
-        ("retry_after_cap", ex.get("retry_after_cap")),
-    )
-    return {key: value for key, value in pairs if value is not None}
+    return {field: ex[name] for name, field in RETRY_EXTRAS.items() if ex.get(name) is not None}
 
 
 # ---------------------------------------------------------------------------------- helpers

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 import unicodedata
 from collections.abc import Mapping
 from typing import Any
@@ -14,7 +15,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from airflow_provider_lakeformation.exceptions import LakeFormationSpecError
-from airflow_provider_lakeformation.models.jobs import CreateJobRequest, JobParameter, JobType, StartMode
+from airflow_provider_lakeformation.models.jobs import (
+    JOB_NAME_PATTERN,
+    CreateJobRequest,
+    JobParameter,
+    JobType,
+    StartMode,
+)
 from airflow_provider_lakeformation.models.status import JobStatus, known_status
 
 #: Largest ``offset`` the list APIs accept.
@@ -98,13 +105,13 @@ def duration_arg(name: str, value: Any, *, allow_zero: bool = True, allow_none: 
     return seconds
 
 
-def job_type_arg(value: JobType | str) -> JobType:
-    """A :class:`JobType` from an enum member or its name (any case)."""
+def job_type_arg(value: JobType | str, what: str = "arguments") -> JobType:
+    """A :class:`JobType` from an enum member or its name (any case); ``what`` is named in the error."""
     try:
         return JobType(value.strip().upper() if isinstance(value, str) else value)
     except ValueError:
         known = ", ".join(t.value for t in JobType)
-        raise spec_error("arguments", f"job_type: must be one of {known}") from None
+        raise spec_error(what, f"job_type: must be one of {known}") from None
 
 
 def status_arg(value: JobStatus | str | None) -> str | None:
@@ -204,3 +211,55 @@ def parameter_blocks(parameter: JobParameter, job_type: JobType, log: logging.Lo
             job_type.value,
             ", ".join(f"parameter.{name}" for name in extra),
         )
+
+
+def is_template(value: Any) -> bool:
+    """Whether ``value`` is still to be rendered (a Jinja string, or an ``XComArg`` or other
+    object Airflow resolves at run time): its content is checked after rendering, not at DAG parse."""
+    if isinstance(value, str):
+        return "{{" in value or "{%" in value
+    return not isinstance(value, (int, float, bool, JobType))
+
+
+def job_name_arg(value: Any) -> str:
+    """A job name looked up exactly (``job_name``): the rule of a job's name (4-255 letters, digits
+    and ``_``), so a name no job can have fails before any HTTP call.
+
+    :param value: the name.
+    :return: the name.
+    :raises LakeFormationSpecError: not a possible job name.
+    """
+    if not isinstance(value, str) or not 4 <= len(value) <= 255 or not re.fullmatch(JOB_NAME_PATTERN, value):
+        raise spec_error(
+            "job_name", "job_name: must be a job name of 4 to 255 letters, digits and '_' (matched exactly)"
+        )
+    return value
+
+
+def job_ref_arg(
+    job_id: Any, job_name: Any, job_type: Any, *, rendered: bool = True
+) -> tuple[str | None, str | None, JobType | None]:
+    """The job an operator or the sensor works on: exactly one of ``job_id`` or ``job_name`` (with
+    ``job_type``, as names are unique per type only). At construction (``rendered=False``) the
+    presence rules apply and every value that is not a template is checked; after rendering, every value.
+
+    :param job_id: the job id, or ``None``.
+    :param job_name: the job's exact name, or ``None``.
+    :param job_type: the job's type (with ``job_name`` only).
+    :param rendered: whether templates have been rendered.
+    :return: ``(job_id, job_name, job_type)``; a value still to be rendered is ``None``.
+    :raises LakeFormationSpecError: a rule is broken.
+    """
+    if (job_id is None) == (job_name is None):
+        raise spec_error(
+            "job_id/job_name", "job_id, job_name: give exactly one of them (job_name together with job_type)"
+        )
+    if job_id is not None:
+        if job_type is not None:
+            raise spec_error("job_type", "job_type: only used with job_name (a job id names one job already)")
+        return (job_id_arg(job_id) if rendered or not is_template(job_id) else None), None, None
+    if job_type is None:
+        raise spec_error("job_type", "job_type: required with job_name (job names are unique per type)")
+    name = job_name_arg(job_name) if rendered or not is_template(job_name) else None
+    kind = job_type_arg(job_type, "job_type") if rendered or not is_template(job_type) else None
+    return None, name, kind

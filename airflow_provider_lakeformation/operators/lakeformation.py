@@ -18,6 +18,7 @@ from airflow_provider_lakeformation._compat import BaseOperator, ResumableJobMix
 from airflow_provider_lakeformation.exceptions import (
     LakeFormationBadRequestError,
     LakeFormationError,
+    LakeFormationJobNameError,
     LakeFormationNotFoundError,
     LakeFormationSpecError,
     LakeFormationTimeoutError,
@@ -25,13 +26,13 @@ from airflow_provider_lakeformation.exceptions import (
 from airflow_provider_lakeformation.lineage.operator import LakeFormationLineageMixin
 from airflow_provider_lakeformation.links.lakeformation import LakeFormationJobLink
 from airflow_provider_lakeformation.mixins import (
+    LakeFormationJobRefMixin,
     LakeFormationJobWaitMixin,
     LakeFormationOperatorMixin,
     LakeFormationPollMixin,
     WaitTimedOut,
     default_deferrable,
     positive,
-    push_xcoms,
 )
 from airflow_provider_lakeformation.models.arguments import (
     create_request,
@@ -43,6 +44,7 @@ from airflow_provider_lakeformation.models.jobs import (
     SECRET_FIELDS,
     CreateJobRequest,
     Job,
+    JobType,
     StartMode,
     UpdateJobRequest,
     WireModel,
@@ -223,7 +225,7 @@ class LakeFormationCreateJobOperator(
                 job_id = self._handle_existing(existing, request)
             else:
                 self.log.info("created %s LakeFormation job %r: %s", request.type.value, request.name, job_id)
-        push_xcoms(context, job_id=job_id, console_url=self.console_url(job_id))
+        self.push_xcoms(context, job_id=job_id, console_url=self.console_url(job_id))
         self.lineage_job_id = job_id  # OpenLineage: the job this task defined
         return job_id
 
@@ -284,7 +286,7 @@ class LakeFormationUpdateJobOperator(_JobSpecTemplatingMixin, LakeFormationOpera
         else:
             self.hook.update_job(job_id, self.spec())
         self.log.info("updated LakeFormation job %s", job_id)
-        push_xcoms(context, job_id=job_id, console_url=self.console_url(job_id))
+        self.push_xcoms(context, job_id=job_id, console_url=self.console_url(job_id))
         return job_id
 
 
@@ -332,28 +334,32 @@ class _StopMixin(LakeFormationPollMixin):
         return after
 
 
-class LakeFormationStopJobOperator(_StopMixin, BaseOperator):
+class LakeFormationStopJobOperator(_StopMixin, LakeFormationJobRefMixin, BaseOperator):
     """Stop the current run of a LakeFormation job (nothing to do if it is not running).
 
     Pushes ``job_status``: with ``wait_for_stop`` the status the job ended in; without it, the status
     read *after* the service accepted the stop (``STOPPED`` once applied; ``SUBMITTED``/``RUNNING``
     means the stop is accepted but not applied yet), or the status of a job that was not running.
 
-    :param job_id: the job to stop (templated).
+    :param job_id: the job to stop (templated); or give ``job_name`` and ``job_type``.
+    :param job_name: the exact name of the job to stop (templated), instead of ``job_id``.
+    :param job_type: the job's type, with ``job_name`` (templated).
     :param wait_for_stop: wait until the job is no longer SUBMITTED/RUNNING.
     :param poll_interval: seconds between status reads while waiting.
     :param timeout: longest wait in seconds (``None``: no limit); then LakeFormationTimeoutError.
     :param max_transient_errors: consecutive transient polling errors tolerated while waiting.
     """
 
-    template_fields: Sequence[str] = ("job_id", "project_id", "instance_id")
+    template_fields: Sequence[str] = ("job_id", "job_name", "job_type", "project_id", "instance_id")
     operator_extra_links = (LakeFormationJobLink(),)
     ui_color = "#ffe0e0"
 
     def __init__(
         self,
         *,
-        job_id: str,
+        job_id: str | None = None,
+        job_name: str | None = None,
+        job_type: JobType | str | None = None,
         wait_for_stop: bool = False,
         poll_interval: float = 10.0,
         timeout: float | None = 600.0,
@@ -361,40 +367,45 @@ class LakeFormationStopJobOperator(_StopMixin, BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.job_id = job_id
+        self.set_job_ref(job_id, job_name, job_type)
         self.wait_for_stop = wait_for_stop
         self.poll_interval = positive(poll_interval, "poll_interval")
         self.timeout = timeout
         self.max_transient_errors = max_transient_errors
 
     def execute(self, context: Context) -> str:
-        job_id = job_id_arg(self.job_id)
-        push_xcoms(context, job_id=job_id, console_url=self.console_url(job_id))
+        job_id = self.resolve_job_id()
+        self.push_xcoms(context, job_id=job_id, console_url=self.console_url(job_id))
         status = self.stop_run(job_id, wait=self.wait_for_stop, timeout=self.timeout)
-        push_xcoms(context, job_status=status)
+        self.push_xcoms(context, job_status=status)
         return job_id
 
 
-class LakeFormationDeleteJobOperator(_StopMixin, BaseOperator):
+class LakeFormationDeleteJobOperator(_StopMixin, LakeFormationJobRefMixin, BaseOperator):
     """Delete a LakeFormation job.
 
-    :param job_id: the job to delete (templated).
+    :param job_id: the job to delete (templated); or give ``job_name`` and ``job_type``.
+    :param job_name: the exact name of the job to delete (templated), instead of ``job_id``.
+    :param job_type: the job's type, with ``job_name`` (templated).
     :param stop_if_running: stop a SUBMITTED/RUNNING job first and wait (up to ``stop_timeout``)
         until it has stopped; otherwise deleting a running job fails with a clear message.
-    :param ignore_missing: succeed when the job does not exist (idempotent clean-up tasks).
+    :param ignore_missing: succeed when the job does not exist, or no job has ``job_name``
+        (idempotent clean-up tasks).
     :param poll_interval: seconds between status reads while waiting for the stop.
     :param stop_timeout: longest wait for the stop in seconds; then LakeFormationTimeoutError.
     :param max_transient_errors: consecutive transient polling errors tolerated while waiting.
     """
 
-    template_fields: Sequence[str] = ("job_id", "project_id", "instance_id")
+    template_fields: Sequence[str] = ("job_id", "job_name", "job_type", "project_id", "instance_id")
     operator_extra_links = (LakeFormationJobLink(),)
     ui_color = "#ffe0e0"
 
     def __init__(
         self,
         *,
-        job_id: str,
+        job_id: str | None = None,
+        job_name: str | None = None,
+        job_type: JobType | str | None = None,
         stop_if_running: bool = False,
         ignore_missing: bool = False,
         poll_interval: float = 10.0,
@@ -403,7 +414,7 @@ class LakeFormationDeleteJobOperator(_StopMixin, BaseOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.job_id = job_id
+        self.set_job_ref(job_id, job_name, job_type)
         self.stop_if_running = stop_if_running
         self.ignore_missing = ignore_missing
         self.poll_interval = positive(poll_interval, "poll_interval")
@@ -411,8 +422,14 @@ class LakeFormationDeleteJobOperator(_StopMixin, BaseOperator):
         self.max_transient_errors = max_transient_errors
 
     def execute(self, context: Context) -> str | None:
-        job_id = job_id_arg(self.job_id)
-        push_xcoms(context, console_url=self.console_url(job_id))
+        try:
+            job_id = self.resolve_job_id()
+        except LakeFormationJobNameError as err:
+            if err.job_ids or not self.ignore_missing:
+                raise
+            self.log.info("%s: nothing to delete (ignore_missing)", err)
+            return None
+        self.push_xcoms(context, console_url=self.console_url(job_id))
         try:
             status = self.hook.get_job_status(job_id)
             if status in IN_PROGRESS_STATUSES:
@@ -429,7 +446,7 @@ class LakeFormationDeleteJobOperator(_StopMixin, BaseOperator):
             self.log.info("LakeFormation job %s does not exist: nothing to delete (ignore_missing)", job_id)
             return None
         self.log.info("deleted LakeFormation job %s", job_id)
-        push_xcoms(context, job_id=job_id)
+        self.push_xcoms(context, job_id=job_id)
         return job_id
 
 
@@ -437,7 +454,11 @@ class LakeFormationDeleteJobOperator(_StopMixin, BaseOperator):
 
 
 class LakeFormationStartJobOperator(
-    ResumableJobMixin, LakeFormationLineageMixin, LakeFormationJobWaitMixin, BaseOperator
+    ResumableJobMixin,
+    LakeFormationLineageMixin,
+    LakeFormationJobWaitMixin,
+    LakeFormationJobRefMixin,
+    BaseOperator,
 ):
     """Start a LakeFormation job and (by default) wait until the run finishes.
 
@@ -447,7 +468,10 @@ class LakeFormationStartJobOperator(
     task state store). The status is checked once right after starting, so a run that is already
     over never defers.
 
-    :param job_id: the job to start (templated).
+    :param job_id: the job to start (templated); or give ``job_name`` and ``job_type``.
+    :param job_name: the exact name of the job to start (templated), instead of ``job_id``; the id
+        found is the return value, the ``job_id`` XCom and the extra link's job.
+    :param job_type: the job's type, with ``job_name`` (templated).
     :param mode: ``NORMAL`` or ``COMPARISON`` (templated; service default when ``None``).
     :param cascade: the start call's ``cascade`` flag (templated).
     :param wait_for_completion: wait for the run to end; ``False`` returns right after starting.
@@ -466,7 +490,15 @@ class LakeFormationStartJobOperator(
     their extra (``AssetAlias`` outlets get the assets inferred from the job spec).
     """
 
-    template_fields: Sequence[str] = ("job_id", "mode", "cascade", "project_id", "instance_id")
+    template_fields: Sequence[str] = (
+        "job_id",
+        "job_name",
+        "job_type",
+        "mode",
+        "cascade",
+        "project_id",
+        "instance_id",
+    )
     operator_extra_links = (LakeFormationJobLink(),)
     ui_color = "#e0ffe0"
     #: Task-state-store key of the run this task started: ``{"job_id": ..., "start_time": ...}``.
@@ -475,7 +507,9 @@ class LakeFormationStartJobOperator(
     def __init__(
         self,
         *,
-        job_id: str,
+        job_id: str | None = None,
+        job_name: str | None = None,
+        job_type: JobType | str | None = None,
         mode: StartMode | str | None = None,
         cascade: bool | None = None,
         wait_for_completion: bool = True,
@@ -489,7 +523,7 @@ class LakeFormationStartJobOperator(
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.job_id = job_id
+        self.set_job_ref(job_id, job_name, job_type)
         self.mode = mode
         self.cascade = cascade
         self.wait_for_completion = wait_for_completion
@@ -508,13 +542,15 @@ class LakeFormationStartJobOperator(
     # ------------------------------------------------------------------------------------ execute
 
     def execute(self, context: Context) -> str:
-        job_id = self.job_id = self.lineage_job_id = job_id_arg(self.job_id)
         self._start_args()  # invalid mode/cascade fail before any HTTP call
-        push_xcoms(context, job_id=job_id, console_url=self.console_url(job_id))
+        job_id = self.lineage_job_id = self.resolve_job_id()
+        self.push_xcoms(context, job_id=job_id, console_url=self.console_url(job_id))
         if not self.wait_for_completion:
             run = self._start_or_attach()
             self._in_flight = None  # not waiting: the run outlives this task
-            push_xcoms(context, job_status=run.status, console_url=self.console_url(job_id, run.start_time))
+            self.push_xcoms(
+                context, job_status=run.status, console_url=self.console_url(job_id, run.start_time)
+            )
             return job_id
         # Both waits go through the mixin: a retry reconnects to (or re-defers on) the run an earlier
         # try started, or returns at once if that run already succeeded.
@@ -580,10 +616,16 @@ class LakeFormationStartJobOperator(
             cancel_on_kill=self.cancel_on_kill,
         )
 
-    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str:
-        """Resume after the trigger: success returns the job id, anything else fails the task."""
-        self.lineage_job_id = self.job_id
-        kind, job_id, status = self.resume(context, event, self.job_id, self._failure)
+    def execute_complete(
+        self, context: Context, event: dict[str, Any] | None = None, console_url: str | None = None
+    ) -> str:
+        """Resume after the trigger: success returns the job id, anything else fails the task.
+
+        :param console_url: the console URL pushed before deferring (for the extra link).
+        """
+        self.lineage_job_id = (event or {}).get("job_id") or self.job_id
+        kind, job_id, status = self.resume(context, event, self.job_ref, self._failure, console_url)
+        self.lineage_job_id = job_id
         if kind == "timeout":
             self._stop_after_timeout(job_id, status)
         self._finished = True
@@ -596,7 +638,7 @@ class LakeFormationStartJobOperator(
         """Push the final status; fail (with the log tail) unless it counts as success."""
         self._in_flight = None
         self._finished = True
-        push_xcoms(context, job_status=status)
+        self.push_xcoms(context, job_status=status)
         if status not in self._success:
             self.fail_job(job_id, status)
         self.log.info("LakeFormation job %s finished: %s", job_id, status.value)
@@ -667,7 +709,7 @@ class LakeFormationStartJobOperator(
         """Status of the run a previous try stored: the job's current run if it is that run, else
         the run's entry in the job history; ``UNKNOWN`` (so: start again) if neither holds."""
         job_id, start_time = self._run_ref(external_id)
-        if job_id != self.job_id:
+        if job_id is None or job_id != self.job_id:
             return "UNKNOWN"
         # A clear raises max_tries (a retry does not): the stored run is then an earlier request's.
         # A value stored without the key (an older version) is judged by the run alone.
@@ -707,7 +749,7 @@ class LakeFormationStartJobOperator(
         job_id = self._run_ref(external_id)[0] or self.job_id
         run = self._run
         # The extra link opens the run this task started (or reconnected to), not whatever ran last.
-        push_xcoms(context, console_url=self.console_url(job_id, self._run_ref(external_id)[1]))
+        self.push_xcoms(context, console_url=self.console_url(job_id, self._run_ref(external_id)[1]))
         if run is None:  # reconnecting: an earlier try of this task started the run
             self.log.warning(
                 "reconnected to the run of LakeFormation job %s started by an earlier try of this task "
@@ -736,7 +778,7 @@ class LakeFormationStartJobOperator(
                 job_id,
                 status.value,
             )
-            push_xcoms(context, job_status=status)
+            self.push_xcoms(context, job_status=status)
             self._finished = True
             self.publish_run_assets(context, job_id)
         return job_id

@@ -9,7 +9,12 @@ from airflow.providers.common.compat.sdk import AirflowSensorTimeout, PokeReturn
 
 from airflow_provider_lakeformation._compat import BaseSensorOperator
 from airflow_provider_lakeformation.links.lakeformation import LakeFormationJobLink
-from airflow_provider_lakeformation.mixins import LakeFormationJobWaitMixin, default_deferrable, push_xcoms
+from airflow_provider_lakeformation.mixins import (
+    LakeFormationJobRefMixin,
+    LakeFormationJobWaitMixin,
+    default_deferrable,
+)
+from airflow_provider_lakeformation.models.jobs import JobType
 from airflow_provider_lakeformation.models.status import JobStatus, resolve_states
 from airflow_provider_lakeformation.waiter import JobPoll, poll_once
 
@@ -21,7 +26,7 @@ if TYPE_CHECKING:
     from airflow_provider_lakeformation._compat import Context
 
 
-class LakeFormationJobSensor(LakeFormationJobWaitMixin, BaseSensorOperator):
+class LakeFormationJobSensor(LakeFormationJobWaitMixin, LakeFormationJobRefMixin, BaseSensorOperator):
     """Wait until a LakeFormation job's current run reaches one of ``target_states``.
 
     Works in ``poke`` and ``reschedule`` mode, and deferrable (one poke on the worker, then the
@@ -30,7 +35,10 @@ class LakeFormationJobSensor(LakeFormationJobWaitMixin, BaseSensorOperator):
     wait on a job someone else starts later). The final status is the return-value XCom and the
     ``job_status`` XCom. The sensor never stops the job: killing it leaves the job running.
 
-    :param job_id: the job to watch (templated).
+    :param job_id: the job to watch (templated); or give ``job_name`` and ``job_type``.
+    :param job_name: the exact name of the job to watch (templated), instead of ``job_id``; looked
+        up once per try (the id found is the ``job_id`` XCom).
+    :param job_type: the job's type, with ``job_name`` (templated).
     :param target_states: statuses that end the wait with success (default SUCCESS, plus
         PARTIAL_SUCCESS when ``fail_on_partial_success`` is False).
     :param failure_states: statuses that fail the task (default: the other terminal statuses).
@@ -40,14 +48,16 @@ class LakeFormationJobSensor(LakeFormationJobWaitMixin, BaseSensorOperator):
     :param max_transient_errors: consecutive transient errors tolerated (poke mode and trigger).
     """
 
-    template_fields: Sequence[str] = ("job_id", "project_id", "instance_id")
+    template_fields: Sequence[str] = ("job_id", "job_name", "job_type", "project_id", "instance_id")
     operator_extra_links = (LakeFormationJobLink(),)
     ui_color = "#f0f0e0"
 
     def __init__(
         self,
         *,
-        job_id: str,
+        job_id: str | None = None,
+        job_name: str | None = None,
+        job_type: JobType | str | None = None,
         target_states: Iterable[JobStatus | str] | None = None,
         failure_states: Iterable[JobStatus | str] | None = None,
         fail_on_partial_success: bool = True,
@@ -57,7 +67,7 @@ class LakeFormationJobSensor(LakeFormationJobWaitMixin, BaseSensorOperator):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.job_id = job_id
+        self.set_job_ref(job_id, job_name, job_type)
         self.target_states, self.failure_states = resolve_states(
             target_states, failure_states, fail_on_partial_success=fail_on_partial_success
         )
@@ -69,7 +79,8 @@ class LakeFormationJobSensor(LakeFormationJobWaitMixin, BaseSensorOperator):
         self._poll: JobPoll | None = None
 
     def execute(self, context: Context) -> Any:
-        push_xcoms(context, console_url=self.console_url(self.job_id))
+        job_id = self.resolve_job_id()
+        self.push_xcoms(context, job_id=job_id, console_url=self.console_url(job_id))
         if not self.deferrable:
             return super().execute(context)
         result = self.poke(context)
@@ -96,14 +107,19 @@ class LakeFormationJobSensor(LakeFormationJobWaitMixin, BaseSensorOperator):
         status = self._poll.last
         if outcome is None or status is None:
             return False
-        push_xcoms(context, job_status=status)
+        self.push_xcoms(context, job_status=status)
         if outcome == "error":
             self.fail_job(self.job_id, status)
         return PokeReturnValue(is_done=True, xcom_value=status.value)
 
-    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> str | None:
-        """Resume after the trigger: return the final status, or fail / time out."""
-        kind, job_id, status = self.resume(context, event, self.job_id, self.failure_states)
+    def execute_complete(
+        self, context: Context, event: dict[str, Any] | None = None, console_url: str | None = None
+    ) -> str | None:
+        """Resume after the trigger: return the final status, or fail / time out.
+
+        :param console_url: the console URL pushed before deferring (for the extra link).
+        """
+        kind, job_id, status = self.resume(context, event, self.job_ref, self.failure_states, console_url)
         if kind == "timeout":
             shown = status.value if status is not None else "unknown"
             raise AirflowSensorTimeout(

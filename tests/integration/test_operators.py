@@ -437,8 +437,14 @@ def test_link_reads_console_url_xcom(monkeypatch: pytest.MonkeyPatch) -> None:
         return "http://console/jobs/j-1"
 
     monkeypatch.setattr(XCom, "get_value", staticmethod(get_value))
-    op = LakeFormationStartJobOperator(task_id="start", job_id="j-1")
+    # Airflow 2's webserver hands the link a serialized operator: it reads the XCom.
+    op = object()
     assert LakeFormationJobLink().get_link(op, ti_key="KEY") == "http://console/jobs/j-1"  # type: ignore[arg-type]
     assert seen == {"ti_key": "KEY", "key": "console_url"}
     monkeypatch.setattr(XCom, "get_value", staticmethod(lambda **_: None))
     assert LakeFormationJobLink().get_link(op, ti_key="KEY") == ""  # type: ignore[arg-type]
+    # In the task (Airflow 3 records the link when the task ends) it reads the operator.
+    live = LakeFormationStartJobOperator(task_id="start", job_id="j-1")
+    assert LakeFormationJobLink().get_link(live, ti_key="KEY") == ""  # type: ignore[arg-type]
+    live.shown_console_url = "http://console/jobs/j-1?run=5"
+    assert LakeFormationJobLink().get_link(live, ti_key="KEY") == "http://console/jobs/j-1?run=5"  # type: ignore[arg-type]

@@ -57,7 +57,11 @@ def test_sensor_success(
     context = make_context()
     sensor = _sensor(job_id, deferrable=deferrable)
     assert execute_deferrable(sensor, context) == "SUCCESS"
-    assert xcoms(context) == {"console_url": emulator.console_url(job_id), "job_status": "SUCCESS"}
+    assert xcoms(context) == {
+        "job_id": job_id,
+        "console_url": emulator.console_url(job_id),
+        "job_status": "SUCCESS",
+    }
     assert "-> SUCCESS after" in task_log.text
 
 
