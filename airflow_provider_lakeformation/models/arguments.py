@@ -263,3 +263,17 @@ def job_ref_arg(
     name = job_name_arg(job_name) if rendered or not is_template(job_name) else None
     kind = job_type_arg(job_type, "job_type") if rendered or not is_template(job_type) else None
     return None, name, kind
+
+
+def choice_arg(name: str, value: Any, allowed: tuple[str, ...]) -> str:
+    """One of the ``allowed`` words (``if_exists``, ``if_running``...).
+
+    :param name: the argument's name (named in the error).
+    :param value: the value given.
+    :param allowed: the accepted words.
+    :return: the value.
+    :raises LakeFormationSpecError: anything else.
+    """
+    if not isinstance(value, str) or value not in allowed:
+        raise spec_error(name, f"{name}: must be one of {', '.join(allowed)}")
+    return value

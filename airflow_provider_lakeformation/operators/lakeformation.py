@@ -35,6 +35,7 @@ from airflow_provider_lakeformation.mixins import (
     positive,
 )
 from airflow_provider_lakeformation.models.arguments import (
+    choice_arg,
     create_request,
     job_id_arg,
     spec_mapping,
@@ -74,6 +75,8 @@ if TYPE_CHECKING:
 
 IfExists = Literal["fail", "reuse", "update"]
 _IF_EXISTS: tuple[str, ...] = ("fail", "reuse", "update")
+IfRunning = Literal["attach", "fail", "restart"]
+_IF_RUNNING: tuple[str, ...] = ("attach", "fail", "restart")
 #: Every status in which a job is not running (what "stopped" means when waiting for a stop).
 _NOT_RUNNING: frozenset[JobStatus] = frozenset(JobStatus) - IN_PROGRESS_STATUSES
 
@@ -198,10 +201,8 @@ class LakeFormationCreateJobOperator(
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if if_exists not in _IF_EXISTS:
-            raise LakeFormationSpecError("if_exists", [f"if_exists: must be one of {', '.join(_IF_EXISTS)}"])
         self.job = job
-        self.if_exists = if_exists
+        self.if_exists = choice_arg("if_exists", if_exists, _IF_EXISTS)
 
     def _request(self) -> CreateJobRequest:
         spec = self.job if isinstance(self.job, CreateJobRequest) else self.spec()
@@ -456,6 +457,7 @@ class LakeFormationDeleteJobOperator(_StopMixin, LakeFormationJobRefMixin, BaseO
 class LakeFormationStartJobOperator(
     ResumableJobMixin,
     LakeFormationLineageMixin,
+    _StopMixin,
     LakeFormationJobWaitMixin,
     LakeFormationJobRefMixin,
     BaseOperator,
@@ -483,6 +485,10 @@ class LakeFormationStartJobOperator(
     :param log_tail_lines: lines of the job log printed in the task log when the run fails.
     :param cancel_on_kill: stop the job when the task is killed (worker ``on_kill`` and trigger).
     :param max_transient_errors: consecutive transient polling errors tolerated while waiting.
+    :param if_running: when the job is already SUBMITTED/RUNNING at the start: ``"attach"``
+        (default: wait on that run), ``"fail"`` (fail naming the run) or ``"restart"`` (stop it,
+        wait until it has stopped, within ``timeout``, then start anew). A retry (try 2 or later)
+        always attaches: its earlier try may have started that run.
     :param durable: keep the run in the task state store for crash-safe retries (Airflow 3.3+).
 
     Lineage (docs/lineage.md): OpenLineage facets of the job (with the ``openlineage`` extra), and
@@ -520,10 +526,12 @@ class LakeFormationStartJobOperator(
         log_tail_lines: int = 50,
         cancel_on_kill: bool = True,
         max_transient_errors: int = 10,
+        if_running: IfRunning = "attach",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.set_job_ref(job_id, job_name, job_type)
+        self.if_running = choice_arg("if_running", if_running, _IF_RUNNING)
         self.mode = mode
         self.cascade = cascade
         self.wait_for_completion = wait_for_completion
@@ -546,7 +554,7 @@ class LakeFormationStartJobOperator(
         job_id = self.lineage_job_id = self.resolve_job_id()
         self.push_xcoms(context, job_id=job_id, console_url=self.console_url(job_id))
         if not self.wait_for_completion:
-            run = self._start_or_attach()
+            run = self._start_or_attach(context)
             self._in_flight = None  # not waiting: the run outlives this task
             self.push_xcoms(
                 context, job_status=run.status, console_url=self.console_url(job_id, run.start_time)
@@ -560,12 +568,14 @@ class LakeFormationStartJobOperator(
     def _start_args(self) -> tuple[StartMode | None, bool | None]:
         return start_args(self.mode, self.cascade)
 
-    def _start_or_attach(self) -> Job:
-        """Start the job, or attach to its run if one is already SUBMITTED/RUNNING."""
+    def _start_or_attach(self, context: Context) -> Job:
+        """Start the job; if a run is already SUBMITTED/RUNNING, do what ``if_running`` says."""
         job_id = self.job_id
         job = self.hook.get_job(job_id)
         if job.status in IN_PROGRESS_STATUSES:
-            return self._attach(job, "it is already running")
+            if self._keeps_running_run(job, context):
+                return self._attach(job, "it is already running")
+            job = self.hook.get_job(job_id)  # stopped: its start_time tells the next run from it
         mode, cascade = self._start_args()
         previous_start = job.start_time
         try:
@@ -592,6 +602,37 @@ class LakeFormationStartJobOperator(
         )
         self._run, self._in_flight = job, job_id
         return job
+
+    def _keeps_running_run(self, job: Job, context: Context) -> bool:
+        """``if_running`` for a run in progress: True to attach to it; after ``"restart"`` stopped
+        it, False (start anew); raises for ``"fail"``. A retry always attaches (never a second run)."""
+        try_number = getattr(context.get("ti"), "try_number", None)
+        if self.if_running == "attach":
+            return True
+        if isinstance(try_number, int) and try_number > 1:
+            self.log.warning(
+                "if_running=%r applies to a first try: this is try %d, whose earlier try may have "
+                "started the run in progress",
+                self.if_running,
+                try_number,
+            )
+            return True
+        status = job.status.value if job.status else "unknown"
+        if self.if_running == "fail":
+            raise LakeFormationError(
+                f"LakeFormation job {job.id} is already {status} (run started at {job.start_time}): "
+                "not starting it (if_running='fail'); if_running='attach' waits on that run, "
+                "'restart' stops it and starts anew"
+            )
+        self.log.warning(
+            "LakeFormation job %s is already %s (run started at %s): stopping it to start anew "
+            "(if_running='restart')",
+            job.id,
+            status,
+            job.start_time,
+        )
+        self.stop_run(str(job.id), wait=True, timeout=self.timeout)
+        return False
 
     def _attach(self, job: Job, why: str) -> Job:
         status = job.status.value if job.status else "unknown"
@@ -702,7 +743,7 @@ class LakeFormationStartJobOperator(
     def submit_job(self, context: Context) -> JsonValue:
         """Start (or attach); the stored id is the job, its run's start time and the task's
         ``max_tries`` (which a clear raises, so a cleared task does not take this run for its own)."""
-        run = self._start_or_attach()
+        run = self._start_or_attach(context)
         return {"job_id": self.job_id, "start_time": run.start_time, "max_tries": _max_tries(context)}
 
     def get_job_status(self, external_id: JsonValue, context: Context) -> str:
