@@ -277,3 +277,51 @@ def choice_arg(name: str, value: Any, allowed: tuple[str, ...]) -> str:
     if not isinstance(value, str) or value not in allowed:
         raise spec_error(name, f"{name}: must be one of {', '.join(allowed)}")
     return value
+
+
+#: What a ``name_pattern`` may hold: the characters of job names plus the wildcards ``*`` and ``?``.
+NAME_PATTERN_RE = re.compile(r"[A-Za-z0-9_*?]{1,255}")
+
+
+def name_pattern_arg(value: Any) -> str | None:
+    """A list filter on job names (``name_pattern``; ``None`` or blank: no filter): at most 255 of
+    the characters a job name may hold (letters, digits, ``_``) and the wildcards ``*`` / ``?``, so
+    a pattern no name can match fails before any HTTP call.
+
+    :param value: the pattern.
+    :return: the pattern, or ``None``.
+    :raises LakeFormationSpecError: any other character, or longer than a job name.
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, str) or not NAME_PATTERN_RE.fullmatch(value):
+        raise spec_error(
+            "name_pattern",
+            "name_pattern: must be at most 255 letters, digits, '_' and the wildcards '*' and '?'",
+        )
+    return value
+
+
+def list_args(
+    job_type: Any, name_pattern: Any, status: Any, *, rendered: bool = True
+) -> tuple[JobType | None, str | None, str | None]:
+    """The filters of a job listing (the list operator): ``job_type`` (required), ``name_pattern``
+    and ``status``; at construction (``rendered=False``) values still to be rendered are skipped.
+
+    :param job_type: the jobs' type.
+    :param name_pattern: :func:`name_pattern_arg`.
+    :param status: a status the jobs are in, or ``None``.
+    :param rendered: whether templates have been rendered.
+    :return: ``(job_type, name_pattern, status)``; a value still to be rendered is ``None``.
+    :raises LakeFormationSpecError: a rule is broken.
+    """
+
+    def check(value: Any) -> bool:
+        return rendered or not is_template(value)
+
+    if job_type is None:
+        raise spec_error("job_type", "job_type: required (the list API lists one type at a time)")
+    kind = job_type_arg(job_type, "job_type") if check(job_type) else None
+    pattern = name_pattern_arg(name_pattern) if check(name_pattern) else None
+    wanted = status_arg(status) if check(status) else None
+    return kind, pattern, wanted

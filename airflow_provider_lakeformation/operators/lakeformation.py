@@ -38,6 +38,7 @@ from airflow_provider_lakeformation.models.arguments import (
     choice_arg,
     create_request,
     job_id_arg,
+    list_args,
     spec_mapping,
     start_args,
 )
@@ -61,6 +62,7 @@ from airflow_provider_lakeformation.models.status import (
 __all__ = [
     "LakeFormationCreateJobOperator",
     "LakeFormationDeleteJobOperator",
+    "LakeFormationListJobsOperator",
     "LakeFormationStartJobOperator",
     "LakeFormationStopJobOperator",
     "LakeFormationUpdateJobOperator",
@@ -289,6 +291,58 @@ class LakeFormationUpdateJobOperator(_JobSpecTemplatingMixin, LakeFormationOpera
         self.log.info("updated LakeFormation job %s", job_id)
         self.push_xcoms(context, job_id=job_id, console_url=self.console_url(job_id))
         return job_id
+
+
+# -------------------------------------------------------------------------------------------- list
+
+
+class LakeFormationListJobsOperator(LakeFormationOperatorMixin, BaseOperator):
+    """List the ids of the jobs of one type whose names match a pattern, e.g. to fan out over
+    them with dynamic task mapping (``.expand(job_id=list_jobs.output)``).
+
+    Returns the ids (the return-value XCom), in the service's order, each once.
+
+    :param job_type: the jobs' type (templated): ``METADATA_MIGRATION``, ``PERMISSION_MIGRATION`` or
+        ``METADATA_DISCOVERY``.
+    :param name_pattern: the service's filter on names (templated): ``*`` any run of characters,
+        ``?`` one character, against the whole name; without wildcards, names containing it.
+        ``None``: every job of the type.
+    :param status: only jobs in this status (templated), e.g. ``CREATED``; ``None``: any.
+    """
+
+    template_fields: Sequence[str] = ("job_type", "name_pattern", "status", "project_id", "instance_id")
+    ui_color = "#e0f0ff"
+
+    def __init__(
+        self,
+        *,
+        job_type: JobType | str,
+        name_pattern: str | None = None,
+        status: JobStatus | str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        list_args(job_type, name_pattern, status, rendered=False)
+        self.job_type = job_type
+        self.name_pattern = name_pattern
+        self.status = status
+
+    def execute(self, context: Context) -> list[str]:
+        job_type, pattern, status = list_args(self.job_type, self.name_pattern, self.status)
+        assert job_type is not None
+        ids = list(
+            dict.fromkeys(
+                job.id for job in self.hook.iter_jobs(job_type, name_pattern=pattern, status=status)
+            )
+        )
+        self.log.info(
+            "%d %s LakeFormation job(s) match name_pattern %r and status %s",
+            len(ids),
+            job_type.value,
+            pattern,
+            status or "any",
+        )
+        return ids
 
 
 # -------------------------------------------------------------------------------------- stop/delete

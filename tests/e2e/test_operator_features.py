@@ -15,7 +15,7 @@ from tests.e2e.test_example_dags import Outcome, _run_many
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 DAGS = Path(__file__).with_name("dags_operator_features")
-DAG_IDS = ("lf_by_name", "lf_fails_early")
+DAG_IDS = ("lf_by_name", "lf_fails_early", "lf_fan_out")
 RUN_TIMEOUT = 240
 
 
@@ -73,3 +73,18 @@ def test_tasks_failing_before_they_know_their_job(runs: dict[str, Outcome]) -> N
     # the extra link is recorded without asking XCom for a console_url that was never pushed
     assert "XCom not found" not in outcome.output
     assert "Failed to push an xcom for task operator extra link" not in outcome.output
+
+
+def test_fan_out_over_a_job_listing(runs: dict[str, Outcome], emulator: Emulator) -> None:
+    outcome = runs["lf_fan_out"]
+    assert outcome.returncode == 0, outcome.output[-8000:]
+    result = outcome.result
+    assert result["state"] == "success", outcome.output[-8000:]
+    wanted = sorted(result["xcom"][f"create_{n}"]["return_value"] for n in ("a", "b"))
+    assert sorted(result["xcom"]["list_jobs"]["return_value"]) == wanted
+    for job_id in wanted:  # each started once by its mapped task and waited for
+        assert job_status(emulator.job(job_id)) == "SUCCESS"
+        assert len(emulator.history(job_id)) == 1
+    other = result["xcom"]["create_other"]["return_value"]
+    assert emulator.history(other) == []
+    assert outcome.output.count("[DAG TEST] end task task_id=run_each") == 2
