@@ -1,7 +1,8 @@
 """Retry policy of the hook and the async client (tenacity), in one place.
 
 Retried: connection errors, timeouts, HTTP 408, 429, 500, 502, 503, 504. Everything else
-(400, 401, 403, 404, a bad 2xx body, TLS verification failures) fails at once. Waits follow
+(400, 401, 403, 404, a bad 2xx body, TLS verification failures, a host name that does not exist)
+fails at once. Waits follow
 :class:`~airflow_provider_lakeformation.hooks._settings.RetrySettings` (exponential backoff with
 jitter, ``Retry-After`` obeyed up to its cap). Each retry is logged once at WARNING; when the
 budget is spent the error says how many attempts were made.
@@ -14,6 +15,7 @@ import contextlib
 import contextvars
 import logging
 import random
+import socket
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import NoReturn, TypeVar
@@ -41,6 +43,7 @@ __all__ = [
     "quick_policy",
     "retry_async",
     "retry_sync",
+    "unresolved_host",
 ]
 
 T = TypeVar("T")
@@ -82,14 +85,57 @@ def current_deadline() -> float | None:
     return _DEADLINE.get()
 
 
+#: ``getaddrinfo`` answers that the name does not exist (not ``EAI_AGAIN``, "try again"): a typo in
+#: the connection's host, which no retry repairs.
+_NO_SUCH_NAME = frozenset(
+    code for code in (getattr(socket, n, None) for n in ("EAI_NONAME", "EAI_NODATA", "EAI_FAIL")) if code
+)
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and what it wraps: causes, contexts, urllib3's ``reason``, aiohttp's ``os_error``."""
+    todo: list[object] = [exc]
+    seen: set[int] = set()
+    while todo:
+        err = todo.pop()
+        if not isinstance(err, BaseException) or id(err) in seen:
+            continue
+        seen.add(id(err))
+        yield err
+        todo += [err.__cause__, err.__context__, getattr(err, "reason", None), getattr(err, "os_error", None)]
+        todo += [arg for arg in err.args if isinstance(arg, BaseException)]
+
+
+def unresolved_host(exc: BaseException) -> str | None:
+    """The host name a transport failure found not to exist in DNS (``""`` when the failure does not
+    say which), or ``None`` for any other failure.
+
+    :param exc: a failed attempt.
+    :return: the host name, ``""``, or ``None``.
+    """
+    if not isinstance(exc, TransportError):
+        return None
+    errors = list(_causes(exc))
+    if not any(isinstance(e, socket.gaierror) and e.errno in _NO_SUCH_NAME for e in errors):
+        return None
+    for err in errors:  # urllib3's NameResolutionError keeps it as _host, aiohttp's errors as host
+        host = getattr(err, "_host", None) or (
+            getattr(err, "host", None) if hasattr(err, "os_error") else None
+        )
+        if isinstance(host, str) and host:
+            return host
+    return ""
+
+
 def is_retryable(exc: BaseException) -> bool:
-    """Transient: a transport failure or HTTP 408/429/5xx (and not an already exhausted error)."""
+    """Transient: a transport failure (but for a host name that does not exist) or HTTP
+    408/429/5xx (and not an already exhausted error)."""
     if getattr(exc, "attempts", None) is not None:  # gave up already (e.g. the nested IAM call)
         return False
     if isinstance(exc, LakeFormationDeadlineError):
         return False
     if isinstance(exc, TransportError):
-        return True
+        return unresolved_host(exc) is None
     if isinstance(exc, LakeFormationApiError):
         return exc.status_code in RETRYABLE_STATUS_CODES
     return False
@@ -222,6 +268,13 @@ def _after_first_failure(
 ) -> tuple[float, dict[str, object]]:
     """The wait after the failed fast-path attempt, and the tenacity arguments for the rest."""
     if not is_retryable(first):
+        host = unresolved_host(first)
+        if host is not None:
+            raise LakeFormationConnectionError(
+                f"LakeFormation {what} failed: the host name {host or '(not given)'!r} does not exist "
+                f"in DNS ({failure_reason(first)}); check the connection's host (or the region). Not "
+                "retried: a mistyped name does not appear by retrying"
+            ) from first
         raise first
     if policy.max_retries == 0:
         raise give_up(first, 1, what) from first

@@ -10,6 +10,7 @@ Credentials are ``SecretStr``: never shown by ``repr``/``str``/``model_dump_json
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -373,6 +374,12 @@ def _tls(ex: Mapping[str, Any], problems: list[str]) -> dict[str, Any]:
         if word not in TRUE_WORDS | FALSE_WORDS:
             if ca_bundle and ca_bundle != verify_raw.strip():
                 problems.append("verify: must be true or false when ca_bundle is set")
+            elif not os.path.isfile(verify_raw.strip()):
+                problems.append(
+                    f"verify: must be true or false (or the path of a CA bundle file); got "
+                    f"{verify_raw.strip()!r}, which is neither a true/false word nor an existing file"
+                )
+                return {"verify": True, "ca_bundle": None, "allow_insecure_transport": False}
             ca_bundle = ca_bundle or verify_raw.strip()
             verify = True
     if ca_bundle and not os.path.isfile(ca_bundle):
@@ -474,7 +481,40 @@ def _url(name: str, value: str, problems: list[str]) -> str | None:
             "login and password"
         )
         return None
-    return value.rstrip("/")
+    return _host_form(name, value, problems)
+
+
+#: A host name (letters, digits, '-', '_' in dot-separated labels) or an IPv4 address.
+_HOST_NAME_RE = re.compile(
+    r"(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*\.?"
+)
+
+
+def _host_form(name: str, url: str, problems: list[str]) -> str | None:
+    """The form of an endpoint URL's host, checked when the connection is read: no whitespace or
+    control character anywhere, no empty port after ``:``, a host name or IP address. A typo like
+    ``htp:/127.0.0.1 18080`` (read as host ``htp``) fails here, naming the value, instead of as a
+    DNS failure at the first call."""
+    parts = urlsplit(url)
+    hostname = parts.hostname or ""
+    example = "e.g. http://127.0.0.1:18080 or https://lakeformation.cn-north-4.myhuaweicloud.com"
+    if any(ch.isspace() or not ch.isprintable() for ch in url):
+        problems.append(f"{name}: must not contain spaces or control characters: {url!r} ({example})")
+    elif parts.netloc.endswith(":"):
+        problems.append(f"{name}: the port after ':' is empty in {url!r} ({example})")
+    elif not (_HOST_NAME_RE.fullmatch(hostname) or _is_ip(hostname)):
+        problems.append(f"{name}: {hostname!r} is not a host name or IP address ({example})")
+    else:
+        return url.rstrip("/")
+    return None
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _endpoint(

@@ -213,14 +213,10 @@ ARG_CASES: list[tuple[str, Callable[[str], Any], str, str]] = [
         "JSON object",
     ),
     (
-        "stop_job_id_none",
-        lambda c: LakeFormationStopJobOperator(
-            task_id="t",
-            job_id=None,  # type: ignore[arg-type]
-            lakeformation_conn_id=c,
-        ),
+        "stop_job_id_none",  # neither job_id nor job_name
+        lambda c: LakeFormationStopJobOperator(task_id="t", job_id=None, lakeformation_conn_id=c),
         "job_id",
-        "non-empty",
+        "exactly one",
     ),
     (
         "delete_stop_timeout_zero",
