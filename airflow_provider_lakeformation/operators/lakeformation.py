@@ -459,7 +459,9 @@ class LakeFormationStartJobOperator(
     :param log_tail_lines: lines of the job log printed in the task log when the run fails.
     :param cancel_on_kill: stop the job when the task is killed (worker ``on_kill`` and trigger).
     :param max_transient_errors: consecutive transient polling errors tolerated while waiting.
-    :param durable: keep the run in the task state store for crash-safe retries (Airflow 3.3+).
+    :param durable: keep the started run (job id and start time) in the task state store, so a retry
+        after a worker crash or a lost resume reconnects to it instead of starting the job again
+        (Airflow 3.3+; below 3.3 there is no store and it has no effect, ``False`` warns so).
 
     Lineage (docs/lineage.md): OpenLineage facets of the job (with the ``openlineage`` extra), and
     for a successful waited-for run, ``outlets`` get asset events with the job id and status in
@@ -486,8 +488,13 @@ class LakeFormationStartJobOperator(
         log_tail_lines: int = 50,
         cancel_on_kill: bool = True,
         max_transient_errors: int = 10,
+        durable: bool = True,
         **kwargs: Any,
     ) -> None:
+        if not durable:
+            # Only a turned-off store reaches the mixin: below 3.3 its stand-in warns about any
+            # explicit value, and the default must not warn on every parse.
+            kwargs["durable"] = False
         super().__init__(**kwargs)
         self.job_id = job_id
         self.mode = mode
