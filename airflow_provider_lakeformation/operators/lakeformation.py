@@ -178,9 +178,6 @@ class LakeFormationCreateJobOperator(
     :param if_exists: what to do when a job of the same type and name exists: ``"fail"`` (default,
         naming the existing job id), ``"reuse"`` (return it unchanged) or ``"update"`` (modify it to
         match ``job``). Makes re-runs and backfills safe.
-    :param lakeformation_conn_id: Airflow connection of type ``lakeformation``.
-    :param project_id: overrides the connection's project.
-    :param instance_id: overrides the connection's instance.
     """
 
     template_fields: Sequence[str] = ("job", "project_id", "instance_id")
