@@ -209,6 +209,46 @@ def test_failed_job_fails_the_run(
     assert "FAILED" in outcome.output
 
 
+README = EXAMPLE_DAGS.parent / "README.md"
+
+
+def readme_quickstart_dag() -> str:
+    """The DAG file of the README's quick start (the Python block under "Your first DAG")."""
+    text = README.read_text()
+    section = text[text.index("### 4. Your first DAG") : text.index("### 5. ")]
+    return section.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def test_readme_quickstart_dag_runs_and_defers(migrated_db: Path, emulator: Emulator, tmp_path: Path) -> None:
+    """The quick start's DAG, copied from the README as a user would, parses with no error and runs
+    against the emulator: the job is created, the start task defers, the job succeeds."""
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    (dags / "lakeformation_quickstart.py").write_text(readme_quickstart_dag())
+    home = new_airflow_home(tmp_path, migrated_db)
+    env = airflow_env(home, emulator.url, AIRFLOW__CORE__DAGS_FOLDER=str(dags))
+    parsed = _parse(dags, env)
+    assert parsed["errors"] == {}
+    assert parsed["dags"] == ["lakeformation_quickstart"]
+    case = Case(
+        "lakeformation_quickstart",
+        "METADATA_DISCOVERY",
+        "quickstart_sales_discovery",
+        start_task="run_job",
+        deferrable=True,
+    )
+    outcome = _run_many({"quickstart": (_runner_cmd(case), env, tmp_path)}, timeout=RUN_TIMEOUT)["quickstart"]
+    assert outcome.returncode == 0, outcome.output[-8000:]
+    assert outcome.result["state"] == "success", outcome.output[-8000:]
+    assert DEFERRED_MARK in outcome.output
+    job_id = outcome.result["xcom"]["run_job"]["job_id"]
+    assert job_status(emulator.job(job_id)) == "SUCCESS"
+    assert (
+        f"created METADATA_DISCOVERY LakeFormation job 'quickstart_sales_discovery': {job_id}"
+        in outcome.output
+    )
+
+
 # ---------------------------------------------------------------------------- parse time / imports
 
 #: Top-level imports an example may use: the SDK names through the compat provider (one example for
