@@ -30,6 +30,7 @@ from pydantic import (
     model_validator,
 )
 
+from airflow_provider_lakeformation.models.redaction import mask_by_key
 from airflow_provider_lakeformation.models.status import JobStatus, parse_status
 
 # --------------------------------------------------------------------------------------------- enums
@@ -504,8 +505,17 @@ def _status_or_none(value: Any) -> Any:
     return None if value is None else parse_status(value)
 
 
+def _masked_reply(value: Any) -> Any:
+    """A job as the server sent it, every secret-named entry masked and every URL stripped of its
+    credentials (:func:`~airflow_provider_lakeformation.models.redaction.mask_by_key`) before it is
+    read: a block that fails the strict model and is kept as a dict, or an echoed token kept as an
+    unknown field, never shows a secret in a ``repr``, a dump or an error."""
+    return mask_by_key(value) if isinstance(value, dict) else value
+
+
 class Job(ResponseModel):
-    """A job as returned by create, get, modify and list. ``status`` may come as a string or object."""
+    """A job as returned by create, get, modify and list. ``status`` may come as a string or object.
+    Secrets the server sends back (by key name, or inside a URL) are masked as the job is read."""
 
     id: str
     name: str | None = None
@@ -517,12 +527,16 @@ class Job(ResponseModel):
     end_time: str | int | None = None
     status: Annotated[JobStatus | None, BeforeValidator(_status_or_none)] = None
 
+    _mask = model_validator(mode="before")(_masked_reply)
+
 
 class JobPage(ResponseModel):
     """One page of ``GET /lf-jobs`` or ``GET /lf-jobs/{id}/history``."""
 
     total: int = 0
     jobs: list[Job] = Field(default_factory=list)
+
+    _mask = model_validator(mode="before")(_masked_reply)
 
 
 class JobLog(ResponseModel):

@@ -106,7 +106,9 @@ def parse_status(value: object) -> JobStatus:
     if isinstance(raw, JobStatus):
         return raw
     if not isinstance(raw, str) or not raw.strip():
-        raise ValueError(f"status must be a string or an object with a 'status' string, got {value!r}")
+        # the type only: the value came from a server and may hold anything (a secret as a key)
+        got = "an empty string" if isinstance(raw, str) else type(value if raw is None else raw).__name__
+        raise ValueError(f"status must be a string or an object with a 'status' string, got {got}")
     return JobStatus(raw)
 
 

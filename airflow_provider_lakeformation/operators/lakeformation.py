@@ -40,13 +40,13 @@ from airflow_provider_lakeformation.models.arguments import (
     start_args,
 )
 from airflow_provider_lakeformation.models.jobs import (
-    SECRET_FIELDS,
     CreateJobRequest,
     Job,
     StartMode,
     UpdateJobRequest,
     WireModel,
 )
+from airflow_provider_lakeformation.models.redaction import is_secret_name, url_credentials
 from airflow_provider_lakeformation.models.status import (
     IN_PROGRESS_STATUSES,
     JobStatus,
@@ -83,21 +83,28 @@ def _max_tries(context: Context) -> int | None:
 
 
 def collect_secrets(value: Any) -> list[str]:
-    """Values of ``password`` / ``access_key`` / ``secret_key`` anywhere in a job spec (dict, JSON
-    string or model)."""
+    """Every secret in a job spec (dict, JSON string or model): the values under secret-named keys
+    (``password``, ``access_key``, ``secret_key``... :func:`is_secret_name`) and the credentials
+    written inside any URL (:func:`url_credentials`); in a JSON string, a key given twice yields both
+    values.
+
+    :param value: the spec, or a part of it.
+    :return: the secret values found.
+    """
     if isinstance(value, str):
         try:
-            value = json.loads(value)
+            value = json.loads(value, object_pairs_hook=_Pairs)
         except ValueError:
-            return []
+            return list(url_credentials(value)[1])
     if isinstance(value, WireModel):
         value = value.to_wire()
     elif isinstance(value, BaseModel):
         value = value.model_dump(mode="json")
+    pairs = value if isinstance(value, _Pairs) else value.items() if isinstance(value, Mapping) else None
     found: list[str] = []
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            if key in SECRET_FIELDS and isinstance(item, str) and item:
+    if pairs is not None:
+        for key, item in pairs:
+            if isinstance(key, str) and is_secret_name(key) and isinstance(item, str) and item:
                 found.append(item)
             else:
                 found.extend(collect_secrets(item))
@@ -105,6 +112,10 @@ def collect_secrets(value: Any) -> list[str]:
         for item in value:
             found.extend(collect_secrets(item))
     return found
+
+
+class _Pairs(list[tuple[str, Any]]):
+    """A JSON object as its ``(key, value)`` pairs: a key given twice keeps both values."""
 
 
 def mask_job_secrets(job: Any) -> None:
