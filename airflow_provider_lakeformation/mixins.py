@@ -17,6 +17,8 @@ from airflow_provider_lakeformation.exceptions import (
     LakeFormationError,
     LakeFormationJobFailedError,
     LakeFormationTimeoutError,
+    shown,
+    shown_log,
 )
 from airflow_provider_lakeformation.hooks import DEFAULT_CONN_ID
 from airflow_provider_lakeformation.links.lakeformation import CONSOLE_URL_XCOM_KEY
@@ -67,7 +69,8 @@ ERROR_LINE_CHARS = 500
 def last_error_line(tail: str | None) -> str | None:
     """The last line of a job log's tail at an error level (else the last whose wording reports an
     error, else its last non-blank line),
-    control characters escaped and cut to :data:`ERROR_LINE_CHARS`, for an alert to quote.
+    control characters escaped and cut to :data:`ERROR_LINE_CHARS` (:func:`shown`), for an alert to
+    quote.
 
     :param tail: the end of the job log.
     :return: the line, or ``None`` for an empty log.
@@ -79,8 +82,7 @@ def last_error_line(tail: str | None) -> str | None:
         (ln for pattern in (_ERROR_LEVEL, _ERROR_WORDING) for ln in reversed(lines) if pattern.search(ln)),
         lines[-1],
     )
-    line = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in line)
-    return line if len(line) <= ERROR_LINE_CHARS else line[: ERROR_LINE_CHARS - 3] + "..."
+    return shown(line, ERROR_LINE_CHARS)
 
 
 def default_deferrable() -> bool:
@@ -191,7 +193,8 @@ class LakeFormationJobWaitMixin(LakeFormationPollMixin):
     log_tail_lines: int
 
     def log_tail(self, job_id: str) -> str | None:
-        """Print the last ``log_tail_lines`` lines of the job log in the task log and return them."""
+        """Print the last ``log_tail_lines`` lines of the job log in the task log (:func:`shown_log`:
+        escaped, each line cut and prefixed, the whole capped) and return them as read."""
         if self.log_tail_lines <= 0:
             return None
         try:
@@ -201,7 +204,11 @@ class LakeFormationJobWaitMixin(LakeFormationPollMixin):
             return None
         if tail:
             self.log.info(
-                "last %d lines of the log of LakeFormation job %s:\n%s", self.log_tail_lines, job_id, tail
+                "last %d lines of the log of LakeFormation job %s (control characters escaped, long "
+                "lines cut):\n%s",
+                self.log_tail_lines,
+                job_id,
+                shown_log(tail),
             )
         else:
             self.log.info("the log of LakeFormation job %s is empty", job_id)

@@ -42,6 +42,7 @@ from airflow_provider_lakeformation.exceptions import (
     LakeFormationError,
     LakeFormationNotFoundError,
     LakeFormationSpecError,
+    shown,
 )
 from airflow_provider_lakeformation.hooks._retry import is_ambiguous, quick_policy, retry_sync
 from airflow_provider_lakeformation.hooks._settings import AuthType, ConnectionSettings, RetrySettings
@@ -232,12 +233,12 @@ class LakeFormationHook(LakeFormationBaseHook):
                     "Create of LakeFormation job %r failed ambiguously, but job %s with that name now "
                     "exists: the create went through; not sending it again",
                     request.name,
-                    job.id,
+                    shown(job.id),
                 )
             return job
 
         job = self.execute(job_call(s, "POST", body=request.to_wire()), parse_job, reconcile=reconcile)
-        log.info("Created LakeFormation job %s (%s)", job.id, request.name)
+        log.info("Created LakeFormation job %s (%s)", shown(job.id), request.name)
         return job
 
     def get_job(self, job_id: str) -> Job:
@@ -478,8 +479,8 @@ class LakeFormationHook(LakeFormationBaseHook):
                 "(start_time %s -> %s): the start went through; not sending it again",
                 job_id,
                 now.status,
-                before.start_time,
-                now.start_time,
+                shown(before.start_time),
+                shown(now.start_time),
             )
             return True
 

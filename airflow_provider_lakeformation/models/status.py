@@ -15,6 +15,7 @@ from airflow_provider_lakeformation.exceptions import (
     LakeFormationConnectionError,
     LakeFormationRetryableError,
     LakeFormationSpecError,
+    shown,
 )
 
 
@@ -22,9 +23,12 @@ class JobStatus(str, Enum):
     """Status of a LakeFormation job, as the service reports it.
 
     A status the client does not know (a state the service added later, e.g. ``QUEUED``) is kept
-    as an ``UNKNOWN`` value carrying the raw text: ``JobStatus("QUEUED")`` has ``name`` ``UNKNOWN``,
+    as an ``UNKNOWN`` value carrying the text: ``JobStatus("QUEUED")`` has ``name`` ``UNKNOWN``,
     ``value`` ``"QUEUED"``, equals ``"QUEUED"``, is neither terminal nor in progress, and
-    :attr:`is_known` is False. Waits keep polling through it (see :func:`job_outcome`).
+    :attr:`is_known` is False. Waits keep polling through it (see :func:`job_outcome`). The text is
+    kept as :func:`~airflow_provider_lakeformation.exceptions.shown` makes it (control characters
+    escaped, cut to :data:`~airflow_provider_lakeformation.exceptions.SERVER_TEXT_CHARS`), so every
+    log line, event and XCom that carries a status carries a safe one.
     """
 
     CREATED = "CREATED"
@@ -49,6 +53,7 @@ class JobStatus(str, Enum):
             return known
         if not text:
             return None
+        text = shown(text)
         member = str.__new__(cls, text)
         member._name_ = "UNKNOWN"
         member._value_ = text

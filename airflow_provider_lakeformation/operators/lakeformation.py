@@ -21,6 +21,7 @@ from airflow_provider_lakeformation.exceptions import (
     LakeFormationNotFoundError,
     LakeFormationSpecError,
     LakeFormationTimeoutError,
+    shown,
 )
 from airflow_provider_lakeformation.lineage.operator import LakeFormationLineageMixin
 from airflow_provider_lakeformation.links.lakeformation import LakeFormationJobLink
@@ -233,7 +234,9 @@ class LakeFormationCreateJobOperator(
                     raise
                 job_id = self._handle_existing(existing, request)
             else:
-                self.log.info("created %s LakeFormation job %r: %s", request.type.value, request.name, job_id)
+                self.log.info(
+                    "created %s LakeFormation job %r: %s", request.type.value, request.name, shown(job_id)
+                )
         push_xcoms(context, job_id=job_id, console_url=self.console_url(job_id))
         self.lineage_job_id = job_id  # OpenLineage: the job this task defined
         return job_id
@@ -242,13 +245,15 @@ class LakeFormationCreateJobOperator(
         what = f"a {request.type.value} LakeFormation job named {request.name!r}"
         if self.if_exists == "reuse":
             self.log.info(
-                "%s already exists (%s): reusing it unchanged (if_exists='reuse')", what, existing.id
+                "%s already exists (%s): reusing it unchanged (if_exists='reuse')", what, shown(existing.id)
             )
             return existing.id
         if self.if_exists == "update":
             self.hook.update_job(existing.id, UpdateJobRequest.from_create(request), job_type=request.type)
             self.log.info(
-                "%s already exists (%s): updated it to the given spec (if_exists='update')", what, existing.id
+                "%s already exists (%s): updated it to the given spec (if_exists='update')",
+                what,
+                shown(existing.id),
             )
             return existing.id
         raise LakeFormationError(
@@ -558,10 +563,10 @@ class LakeFormationStartJobOperator(
         self.log.info(
             "Started LakeFormation job %s (%s %r): %s, run start_time %s, mode %s, cascade %s",
             job_id,
-            kind or "type unknown",
-            job.name,
+            shown(kind or "type unknown"),
+            shown(job.name),
             job.status.value if job.status else "status unknown",
-            job.start_time,
+            shown(job.start_time),
             mode.value if mode else "not given (service default)",
             "not given (service default)" if cascade is None else str(cascade).lower(),
         )
@@ -573,9 +578,9 @@ class LakeFormationStartJobOperator(
         self.log.warning(
             "LakeFormation job %s is %s (run started at %s): %s, so this task attaches to that run "
             "instead of starting another one",
-            job.id,
+            shown(job.id),
             status,
-            job.start_time,
+            shown(job.start_time),
             why,
         )
         self._run, self._in_flight = job, self.job_id
