@@ -22,7 +22,7 @@ from pydantic import ValidationError
 from airflow_provider_lakeformation.exceptions import LakeFormationResponseError
 from airflow_provider_lakeformation.hooks.lakeformation import LakeFormationHook
 from airflow_provider_lakeformation.lineage.naming import datasets_for_spec, job_datasets
-from airflow_provider_lakeformation.models import Job
+from airflow_provider_lakeformation.models import CreateJobRequest, Job
 from airflow_provider_lakeformation.operators.lakeformation import (
     LakeFormationCreateJobOperator,
     LakeFormationUpdateJobOperator,
@@ -66,7 +66,8 @@ def test_url_credentials_stay_out_of_names_and_rendered_fields(
         CATEGORY,
         "credentials inside URLs (jdbc userinfo, ?password=, obs://ak:sk@) in a job spec",
         "absent from asset names (DAG parse), OpenLineage datasets of the job read back from the "
-        "emulator, and the rendered job field (dict and JSON string)",
+        "emulator, the rendered job field (dict and JSON string) and the request model's repr and "
+        "dumps (the body sent keeps them)",
     )
     conn_id = lf_conn()
     migration, discovery, secrets = _url_specs()
@@ -95,6 +96,10 @@ def test_url_credentials_stay_out_of_names_and_rendered_fields(
     assert not _leaks(" ".join(lineage), secrets), lineage
     assert not _leaks(" ".join(rendered), secrets), rendered
     assert all("***" in text for text in rendered), "no secret reached redact"
+    request = CreateJobRequest.model_validate(migration, context={"default_instance_id": "inst"})
+    shown = [repr(request), str(request), request.model_dump_json(), str(request.model_dump())]
+    assert not _leaks(" ".join(shown), secrets), shown
+    assert _leaks(json.dumps(request.to_wire()), secrets)  # the body sent keeps them
     record.count(specs=4, names=len(names), lineage_datasets=len(lineage))
 
 
