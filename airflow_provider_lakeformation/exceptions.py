@@ -46,6 +46,8 @@ def _escape(c: str) -> str:
 
 #: Longest piece of server text (a status, a name, a time, one job-log line) quoted in a log line.
 SERVER_TEXT_CHARS = 200
+#: Longest ``error_msg`` / ``solution_msg`` of a reply quoted in an exception text.
+ERROR_TEXT_CHARS = 1000
 #: Longest job-log line, and the most of a job log's tail, written to the task log.
 LOG_LINE_CHARS = 2000
 LOG_TAIL_CHARS = 64 * 1024
@@ -149,14 +151,14 @@ class LakeFormationApiError(LakeFormationError):
         if status_code is not None:
             parts.append(f"status: {status_code}")
         if error_code:
-            parts.append(f"error_code: {error_code}")
+            parts.append(f"error_code: {shown(error_code)}")
         if common_error_code and common_error_code != error_code:
-            parts.append(f"common_error_code: {common_error_code}")
+            parts.append(f"common_error_code: {shown(common_error_code)}")
         if error_msg:
-            parts.append(f"error_msg: {error_msg}")
+            parts.append(f"error_msg: {shown(error_msg, ERROR_TEXT_CHARS)}")
         if solution_msg:
-            parts.append(f"solution_msg: {solution_msg}")
-        parts.append(f"request_id: {request_id or 'unknown'}")
+            parts.append(f"solution_msg: {shown(solution_msg, ERROR_TEXT_CHARS)}")
+        parts.append(f"request_id: {shown(request_id or 'unknown')}")
         super().__init__(printable("; ".join(parts)))
 
     @property

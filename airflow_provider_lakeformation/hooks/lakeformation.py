@@ -168,7 +168,9 @@ def _not_running(job_id: str, status: JobStatus | None, exc: LakeFormationBadReq
     nothing to stop."""
     if status is None or status in IN_PROGRESS_STATUSES:
         return False
-    log.info("LakeFormation job %s is %s, not running: nothing to stop (%s)", job_id, status, exc.error_msg)
+    log.info(
+        "LakeFormation job %s is %s, not running: nothing to stop (%s)", job_id, status, shown(exc.error_msg)
+    )
     return True
 
 
@@ -395,7 +397,7 @@ class LakeFormationHook(LakeFormationBaseHook):
             try:
                 wanted = JobType(current) if current is not None else None
             except ValueError:
-                log.debug("Job %s has type %r; skipping the parameter-block check", job_id, current)
+                log.debug("Job %s has type %r; skipping the parameter-block check", job_id, shown(current))
         return wanted
 
     def update_job(

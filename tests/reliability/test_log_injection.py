@@ -17,11 +17,14 @@ from typing import Any
 import pytest
 
 from airflow_provider_lakeformation.exceptions import (
+    ERROR_TEXT_CHARS,
     LOG_LINE_PREFIX,
     LOG_TAIL_CHARS,
+    LakeFormationBadRequestError,
     LakeFormationJobFailedError,
     shown_log,
 )
+from airflow_provider_lakeformation.hooks.lakeformation import LakeFormationHook
 from airflow_provider_lakeformation.operators.lakeformation import LakeFormationStartJobOperator
 from tests.reliability.harness import FAST_RETRY, Deferral, FakeTI, make_context, run_task
 from tests.reliability.recorder import Row
@@ -62,17 +65,22 @@ class _Job:
         return Reply(200, {**job, "status": status, "start_time": EVIL_TEXT})
 
 
+def _connect(monkeypatch: pytest.MonkeyPatch, server: CannedServer, conn_id: str) -> str:
+    """A token connection ``conn_id`` to ``server``."""
+    conn = {
+        "conn_type": "lakeformation",
+        "host": server.url,
+        "password": "log-injection-token",
+        "extra": {"project_id": "p1", "instance_id": "i1", "auth_type": "token", **FAST_RETRY},
+    }
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(conn))
+    return conn_id
+
+
 @pytest.fixture
 def evil_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[CannedServer, str]]:
     with CannedServer(_Job()) as server:
-        conn = {
-            "conn_type": "lakeformation",
-            "host": server.url,
-            "password": "log-injection-token",
-            "extra": {"project_id": "p1", "instance_id": "i1", "auth_type": "token", **FAST_RETRY},
-        }
-        monkeypatch.setenv("AIRFLOW_CONN_LF_EVIL", json.dumps(conn))
-        yield server, "lf_evil"
+        yield server, _connect(monkeypatch, server, "lf_evil")
 
 
 def _problems(messages: list[str]) -> list[str]:
@@ -137,3 +145,24 @@ def test_shown_log_caps_the_tail_and_says_so() -> None:
     assert lines[0].endswith("earlier lines not shown)")
     assert lines[-1] == f"{LOG_LINE_PREFIX}\\x1b[31mlast\\x1b[0m"
     assert all(line.startswith(LOG_LINE_PREFIX) for line in lines)
+
+
+def test_a_long_error_msg_is_capped_in_the_exception(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, record: Row
+) -> None:
+    record(
+        "log injection",
+        "400 reply whose error_msg and solution_msg hold ESC, an injected line and 100 KB",
+        "the exception text is escaped and capped, and says it was cut",
+    )
+    reply = Reply(400, {"error_code": "LF.0001", "error_msg": EVIL_TEXT, "solution_msg": EVIL_STATUS})
+    with CannedServer(reply) as server:
+        conn_id = _connect(monkeypatch, server, "lf_evil_400")
+        with pytest.raises(LakeFormationBadRequestError) as info:
+            LakeFormationHook(conn_id).get_job("job-evil")
+    text = str(info.value)
+    problems = _problems([text, *(r.getMessage() for r in caplog.records)])
+    assert not problems, "\n".join(problems[:10])
+    assert len(text) < 4 * ERROR_TEXT_CHARS, len(text)
+    assert text.count("more characters not shown") == 2
+    record.count(requests=server.requests, exception_chars=len(text))
