@@ -23,6 +23,7 @@ from airflow_provider_lakeformation.exceptions import (
 from airflow_provider_lakeformation.hooks import DEFAULT_CONN_ID
 from airflow_provider_lakeformation.links.lakeformation import CONSOLE_URL_XCOM_KEY
 from airflow_provider_lakeformation.models.arguments import duration_arg
+from airflow_provider_lakeformation.models.redaction import redact_urls_in
 from airflow_provider_lakeformation.models.status import JobStatus, parse_status
 from airflow_provider_lakeformation.triggers.lakeformation import LakeFormationJobTrigger
 from airflow_provider_lakeformation.waiter import JobPoll, wait
@@ -194,11 +195,13 @@ class LakeFormationJobWaitMixin(LakeFormationPollMixin):
 
     def log_tail(self, job_id: str) -> str | None:
         """Print the last ``log_tail_lines`` lines of the job log in the task log (:func:`shown_log`:
-        escaped, each line cut and prefixed, the whole capped) and return them as read."""
+        escaped, each line cut and prefixed, the whole capped) and return them; either way every URL
+        in them has lost its credentials (:func:`redact_urls_in`)."""
         if self.log_tail_lines <= 0:
             return None
         try:
-            tail = self.hook.get_job_log(job_id).tail(self.log_tail_lines)
+            # a job log may echo the URLs of its spec, credentials included: never pass those on
+            tail = redact_urls_in(self.hook.get_job_log(job_id).tail(self.log_tail_lines))
         except LakeFormationError as err:
             self.log.warning("could not fetch the log of LakeFormation job %s: %s", job_id, err)
             return None

@@ -7,6 +7,7 @@ credentials written inside a URL.
 * :func:`url_credentials`: a URL (``jdbc:mysql://root:PW@db:3306/hive?password=PW``,
   ``obs://ak:SK@bucket/path``) without its userinfo and secret-named query / ``;`` parameters, and the
   secret values it took out (for Airflow's secrets masker).
+* :func:`redact_urls_in`: the same for every URL inside free text (a job log's lines).
 * :func:`mask_by_key`: a JSON-like value whose secret-named entries are :class:`~pydantic.SecretStr`
   and whose URLs lost their credentials: how a response model keeps a block it could not read strictly.
 
@@ -22,7 +23,7 @@ from urllib.parse import unquote
 
 from pydantic import SecretStr
 
-__all__ = ["is_secret_name", "mask_by_key", "redact_url", "url_credentials"]
+__all__ = ["is_secret_name", "mask_by_key", "redact_url", "redact_urls_in", "url_credentials"]
 
 _SECRET_NAME = re.compile(
     r"pass|pwd|secret|token|credential|signature|apikey|accesskey|privatekey|^(?:ak|sk|sig|auth)$"
@@ -80,6 +81,21 @@ def redact_url(text: str) -> str:
     :return: ``text`` without userinfo and secret-named parameters.
     """
     return url_credentials(text)[0]
+
+
+#: A URL inside free text (a log line): ``scheme://`` (also ``jdbc:mysql://``) up to a blank or quote.
+_URL_IN_TEXT = re.compile(r"(?<![A-Za-z0-9+.\-])[A-Za-z][A-Za-z0-9+.\-]*:(?:[A-Za-z0-9+.\-]+:)*//[^\s\"'<>]+")
+
+
+def redact_urls_in(text: str) -> str:
+    """``text`` (a log line, a message) with every URL in it passed through :func:`redact_url`.
+
+    :param text: free text from a server.
+    :return: the text, no URL in it carrying credentials.
+    """
+    if "//" not in text:
+        return text
+    return _URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), text)
 
 
 def mask_by_key(value: Any) -> Any:

@@ -19,19 +19,20 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from airflow_provider_lakeformation.exceptions import LakeFormationResponseError
+from airflow_provider_lakeformation.exceptions import LakeFormationJobFailedError, LakeFormationResponseError
 from airflow_provider_lakeformation.hooks.lakeformation import LakeFormationHook
 from airflow_provider_lakeformation.lineage.naming import datasets_for_spec, job_datasets
 from airflow_provider_lakeformation.models import CreateJobRequest, Job
 from airflow_provider_lakeformation.operators.lakeformation import (
     LakeFormationCreateJobOperator,
+    LakeFormationStartJobOperator,
     LakeFormationUpdateJobOperator,
 )
 from tests.compat import serialize_rendered_fields
 from tests.reliability.harness import FAST_RETRY, FakeTI, make_context, run_task
 from tests.reliability.recorder import Row
 from tests.reliability.servers import CannedServer, Reply
-from tests.reliability.specs import discovery_spec, migration_spec
+from tests.reliability.specs import discovery_spec, migration_spec, with_outcome
 
 CATEGORY = "secrets"
 
@@ -219,3 +220,37 @@ def test_secret_in_a_status_object_stays_out_of_the_error(
     assert secret not in problem
     assert secret not in str(direct.value)
     record.count(requests=server.requests)
+
+
+@pytest.mark.parametrize("deferrable", [False, True], ids=["sync", "deferrable"])
+def test_job_log_echoing_a_credential_url_is_not_passed_on(
+    deferrable: bool,
+    lf_conn: Callable[..., str],
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+    record: Row,
+) -> None:
+    record(
+        CATEGORY,
+        f"failed run whose job log echoes obs://ak:sk@ ({'deferrable' if deferrable else 'sync'} start)",
+        "the task log's job-log tail, the exception and its log_tail show the URL without credentials",
+    )
+    conn_id = lf_conn()
+    ak, sk = _fresh("EchoAk"), _fresh("EchoSk")
+    spec = with_outcome(discovery_spec(f"rel_echo_{uuid.uuid4().hex[:6]}"), "[lf-emulator:outcome=FAILED]")
+    spec["parameter"]["metadata_discovery_parameter"]["data_location"] = f"obs://{ak}:{sk}@bucket/landing/"
+    job_id = LakeFormationHook(conn_id).create_job(spec).id  # no operator: nothing registered to mask
+    op = LakeFormationStartJobOperator(
+        task_id="start_echo",
+        job_id=job_id,
+        poll_interval=0.05,
+        deferrable=deferrable,
+        lakeformation_conn_id=conn_id,
+    )
+    with pytest.raises(LakeFormationJobFailedError) as info:
+        run_task(op, make_context(FakeTI()))
+    out, err = capsys.readouterr()
+    texts = [out, err, caplog.text, str(info.value), str(info.value.log_tail)]
+    assert not _leaks("\n".join(texts), [sk, ak])
+    assert "obs://bucket/landing/" in str(info.value.log_tail)  # the tail was read and kept
+    record.count(texts=len(texts))

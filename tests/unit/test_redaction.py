@@ -10,6 +10,7 @@ from airflow_provider_lakeformation.models.redaction import (
     is_secret_name,
     mask_by_key,
     redact_url,
+    redact_urls_in,
     url_credentials,
 )
 
@@ -55,3 +56,9 @@ def test_mask_by_key() -> None:
     assert masked["n"] == 1
     assert "5" not in repr(masked["token"])
     assert "PWx1" not in repr(masked)
+
+
+def test_redact_urls_in_text() -> None:
+    line = "INFO under obs://ak:SKx9@b/data/ (log obs://b/logs/) jdbc:mysql://r:PWx9@db/h?password=Qx9&a=1"
+    assert redact_urls_in(line) == "INFO under obs://b/data/ (log obs://b/logs/) jdbc:mysql://db/h?a=1"
+    assert redact_urls_in("at 12:30 the job failed") == "at 12:30 the job failed"
