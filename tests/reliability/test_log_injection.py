@@ -106,7 +106,7 @@ def test_server_text_is_escaped_and_capped_in_logs(
     record: Row,
 ) -> None:
     record(
-        "log injection",
+        "log_injection",
         f"status, name, start time and job log with ESC/CR/BEL/ANSI, forged lines, 100 KB and 2 MB "
         f"texts ({'deferrable' if deferrable else 'sync'} start operator)",
         "no control character, no server line at line start, every record capped and marked as cut",
@@ -151,7 +151,7 @@ def test_a_long_error_msg_is_capped_in_the_exception(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, record: Row
 ) -> None:
     record(
-        "log injection",
+        "log_injection",
         "400 reply whose error_msg and solution_msg hold ESC, an injected line and 100 KB",
         "the exception text is escaped and capped, and says it was cut",
     )
