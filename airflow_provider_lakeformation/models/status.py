@@ -12,6 +12,7 @@ from functools import cache
 from typing import Any, Literal, Protocol
 
 from airflow_provider_lakeformation.exceptions import (
+    SERVER_TEXT_CHARS,
     LakeFormationConnectionError,
     LakeFormationRetryableError,
     LakeFormationSpecError,
@@ -53,7 +54,8 @@ class JobStatus(str, Enum):
             return known
         if not text:
             return None
-        text = shown(text)
+        if len(text) > _SHOWN_STATUS_CHARS or not text.isprintable():
+            text = shown(text)  # a status shown once (e.g. back from a trigger event) stays as it is
         member = str.__new__(cls, text)
         member._name_ = "UNKNOWN"
         member._value_ = text
@@ -72,6 +74,10 @@ class JobStatus(str, Enum):
     def is_in_progress(self) -> bool:
         return self in IN_PROGRESS_STATUSES
 
+
+#: The longest unknown status kept as sent: :func:`shown` cuts a longer one to its 200 characters
+#: plus the note saying so, which is shorter than this.
+_SHOWN_STATUS_CHARS = SERVER_TEXT_CHARS + 64
 
 #: A job in one of these states will not change state again until it is started again.
 TERMINAL_STATUSES: frozenset[JobStatus] = frozenset(

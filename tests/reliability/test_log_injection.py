@@ -25,6 +25,7 @@ from airflow_provider_lakeformation.exceptions import (
     shown_log,
 )
 from airflow_provider_lakeformation.hooks.lakeformation import LakeFormationHook
+from airflow_provider_lakeformation.models import JobStatus
 from airflow_provider_lakeformation.operators.lakeformation import LakeFormationStartJobOperator
 from tests.reliability.harness import FAST_RETRY, Deferral, FakeTI, make_context, run_task
 from tests.reliability.recorder import Row
@@ -166,3 +167,12 @@ def test_a_long_error_msg_is_capped_in_the_exception(
     assert len(text) < 4 * ERROR_TEXT_CHARS, len(text)
     assert text.count("more characters not shown") == 2
     record.count(requests=server.requests, exception_chars=len(text))
+
+
+def test_an_unknown_status_is_kept_safe_and_stays_so() -> None:
+    """A status shown once (e.g. sent back in a trigger event and read again) does not change."""
+    status = JobStatus(EVIL_STATUS)
+    assert status.value.isprintable()
+    assert status.value.endswith("more characters not shown)")
+    assert JobStatus(status.value).value == status.value
+    assert JobStatus("QUEUED") == "QUEUED"
