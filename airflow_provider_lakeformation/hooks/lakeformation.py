@@ -42,6 +42,7 @@ from airflow_provider_lakeformation.exceptions import (
     LakeFormationError,
     LakeFormationNotFoundError,
     LakeFormationSpecError,
+    shown,
 )
 from airflow_provider_lakeformation.hooks._retry import is_ambiguous, quick_policy, retry_sync
 from airflow_provider_lakeformation.hooks._settings import AuthType, ConnectionSettings, RetrySettings
@@ -167,7 +168,9 @@ def _not_running(job_id: str, status: JobStatus | None, exc: LakeFormationBadReq
     nothing to stop."""
     if status is None or status in IN_PROGRESS_STATUSES:
         return False
-    log.info("LakeFormation job %s is %s, not running: nothing to stop (%s)", job_id, status, exc.error_msg)
+    log.info(
+        "LakeFormation job %s is %s, not running: nothing to stop (%s)", job_id, status, shown(exc.error_msg)
+    )
     return True
 
 
@@ -232,12 +235,12 @@ class LakeFormationHook(LakeFormationBaseHook):
                     "Create of LakeFormation job %r failed ambiguously, but job %s with that name now "
                     "exists: the create went through; not sending it again",
                     request.name,
-                    job.id,
+                    shown(job.id),
                 )
             return job
 
         job = self.execute(job_call(s, "POST", body=request.to_wire()), parse_job, reconcile=reconcile)
-        log.info("Created LakeFormation job %s (%s)", job.id, request.name)
+        log.info("Created LakeFormation job %s (%s)", shown(job.id), request.name)
         return job
 
     def get_job(self, job_id: str) -> Job:
@@ -394,7 +397,7 @@ class LakeFormationHook(LakeFormationBaseHook):
             try:
                 wanted = JobType(current) if current is not None else None
             except ValueError:
-                log.debug("Job %s has type %r; skipping the parameter-block check", job_id, current)
+                log.debug("Job %s has type %r; skipping the parameter-block check", job_id, shown(current))
         return wanted
 
     def update_job(
@@ -478,8 +481,8 @@ class LakeFormationHook(LakeFormationBaseHook):
                 "(start_time %s -> %s): the start went through; not sending it again",
                 job_id,
                 now.status,
-                before.start_time,
-                now.start_time,
+                shown(before.start_time),
+                shown(now.start_time),
             )
             return True
 

@@ -21,6 +21,7 @@ from airflow_provider_lakeformation.exceptions import (
     LakeFormationNotFoundError,
     LakeFormationSpecError,
     LakeFormationTimeoutError,
+    shown,
 )
 from airflow_provider_lakeformation.lineage.operator import LakeFormationLineageMixin
 from airflow_provider_lakeformation.links.lakeformation import LakeFormationJobLink
@@ -40,13 +41,13 @@ from airflow_provider_lakeformation.models.arguments import (
     start_args,
 )
 from airflow_provider_lakeformation.models.jobs import (
-    SECRET_FIELDS,
     CreateJobRequest,
     Job,
     StartMode,
     UpdateJobRequest,
     WireModel,
 )
+from airflow_provider_lakeformation.models.redaction import is_secret_name, url_credentials
 from airflow_provider_lakeformation.models.status import (
     IN_PROGRESS_STATUSES,
     JobStatus,
@@ -83,21 +84,28 @@ def _max_tries(context: Context) -> int | None:
 
 
 def collect_secrets(value: Any) -> list[str]:
-    """Values of ``password`` / ``access_key`` / ``secret_key`` anywhere in a job spec (dict, JSON
-    string or model)."""
+    """Every secret in a job spec (dict, JSON string or model): the values under secret-named keys
+    (``password``, ``access_key``, ``secret_key``... :func:`is_secret_name`) and the credentials
+    written inside any URL (:func:`url_credentials`); in a JSON string, a key given twice yields both
+    values.
+
+    :param value: the spec, or a part of it.
+    :return: the secret values found.
+    """
     if isinstance(value, str):
         try:
-            value = json.loads(value)
+            value = json.loads(value, object_pairs_hook=_Pairs)
         except ValueError:
-            return []
+            return list(url_credentials(value)[1])
     if isinstance(value, WireModel):
         value = value.to_wire()
     elif isinstance(value, BaseModel):
         value = value.model_dump(mode="json")
+    pairs = value if isinstance(value, _Pairs) else value.items() if isinstance(value, Mapping) else None
     found: list[str] = []
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            if key in SECRET_FIELDS and isinstance(item, str) and item:
+    if pairs is not None:
+        for key, item in pairs:
+            if isinstance(key, str) and is_secret_name(key) and isinstance(item, str) and item:
                 found.append(item)
             else:
                 found.extend(collect_secrets(item))
@@ -105,6 +113,10 @@ def collect_secrets(value: Any) -> list[str]:
         for item in value:
             found.extend(collect_secrets(item))
     return found
+
+
+class _Pairs(list[tuple[str, Any]]):
+    """A JSON object as its ``(key, value)`` pairs: a key given twice keeps both values."""
 
 
 def mask_job_secrets(job: Any) -> None:
@@ -219,7 +231,9 @@ class LakeFormationCreateJobOperator(
                     raise
                 job_id = self._handle_existing(existing, request)
             else:
-                self.log.info("created %s LakeFormation job %r: %s", request.type.value, request.name, job_id)
+                self.log.info(
+                    "created %s LakeFormation job %r: %s", request.type.value, request.name, shown(job_id)
+                )
         push_xcoms(context, job_id=job_id, console_url=self.console_url(job_id))
         self.lineage_job_id = job_id  # OpenLineage: the job this task defined
         return job_id
@@ -228,13 +242,15 @@ class LakeFormationCreateJobOperator(
         what = f"a {request.type.value} LakeFormation job named {request.name!r}"
         if self.if_exists == "reuse":
             self.log.info(
-                "%s already exists (%s): reusing it unchanged (if_exists='reuse')", what, existing.id
+                "%s already exists (%s): reusing it unchanged (if_exists='reuse')", what, shown(existing.id)
             )
             return existing.id
         if self.if_exists == "update":
             self.hook.update_job(existing.id, UpdateJobRequest.from_create(request), job_type=request.type)
             self.log.info(
-                "%s already exists (%s): updated it to the given spec (if_exists='update')", what, existing.id
+                "%s already exists (%s): updated it to the given spec (if_exists='update')",
+                what,
+                shown(existing.id),
             )
             return existing.id
         raise LakeFormationError(
@@ -551,10 +567,10 @@ class LakeFormationStartJobOperator(
         self.log.info(
             "Started LakeFormation job %s (%s %r): %s, run start_time %s, mode %s, cascade %s",
             job_id,
-            kind or "type unknown",
-            job.name,
+            shown(kind or "type unknown"),
+            shown(job.name),
             job.status.value if job.status else "status unknown",
-            job.start_time,
+            shown(job.start_time),
             mode.value if mode else "not given (service default)",
             "not given (service default)" if cascade is None else str(cascade).lower(),
         )
@@ -566,9 +582,9 @@ class LakeFormationStartJobOperator(
         self.log.warning(
             "LakeFormation job %s is %s (run started at %s): %s, so this task attaches to that run "
             "instead of starting another one",
-            job.id,
+            shown(job.id),
             status,
-            job.start_time,
+            shown(job.start_time),
             why,
         )
         self._run, self._in_flight = job, self.job_id

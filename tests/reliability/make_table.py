@@ -69,8 +69,24 @@ SECTIONS: dict[str, tuple[str, str, list[tuple[str, str]]]] = {
         "Distinctive values for the datasource password/access_key/secret_key, the connection's AK/SK, "
         "temporary AK/SK + security token, IAM password, the IAM tokens issued during the run and a static "
         "token; a wrong SK too. Every operator and the sensor run sync and deferrable (trigger run to its "
-        "event), with failures.",
-        [("texts", "texts searched"), ("deferrals", "deferrals")],
+        "event), with failures. Issue #24 rows: credentials written inside URLs (`jdbc:mysql://user:pw@`, "
+        "`?password=`, `obs://ak:sk@`) and secrets in replies that fail the strict model (kept as a dict, "
+        "an echoed token, a secret as a key), each with fresh values.",
+        [("texts", "texts searched"), ("deferrals", "deferrals"), ("requests", "requests")],
+    ),
+    "log_injection": (
+        "Server text in logs",
+        "A local server sends a status, job name and start time holding ESC, CR/LF, an injected "
+        "`INFO - fake` line and 100 KB of text, a job log with ANSI colours, BEL, a forged `Marking task "
+        "as SUCCESS` line and one 2 MB line, and a 400 whose `error_msg` is 100 KB (issue #24 item 5). "
+        "Every log record and exception text must hold no control character, start no line with server "
+        "text, and stay bounded; the sizes are the largest seen.",
+        [
+            ("requests", "requests"),
+            ("records", "log records"),
+            ("largest", "largest record (chars)"),
+            ("exception_chars", "exception text (chars)"),
+        ],
     ),
     "properties": (
         "Property-based tests (hypothesis)",
@@ -92,6 +108,9 @@ SECTIONS: dict[str, tuple[str, str, list[tuple[str, str]]]] = {
             ("health_seconds", "health answered in (s)"),
             ("mb_sent", "MB sent"),
             ("rss_mb", "peak RSS MB"),
+            ("connections", "connections"),
+            ("closed", "closed by the server"),
+            ("pages", "pages"),
         ],
     ),
     "operators": (
