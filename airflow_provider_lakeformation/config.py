@@ -5,9 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_lakeformation.models.arguments import MIN_POLL_INTERVAL, poll_interval_arg
+from airflow_provider_lakeformation.models.arguments import (
+    MIN_DEFERRAL_SECONDS,
+    MIN_POLL_INTERVAL,
+    deferral_hold_arg,
+    poll_interval_arg,
+)
 
-__all__ = ["checked_poll_interval", "poll_interval_floor"]
+__all__ = ["checked_min_deferral", "checked_poll_interval", "poll_interval_floor"]
 
 
 def poll_interval_floor() -> float:
@@ -32,3 +37,22 @@ def checked_poll_interval(name: str, value: Any) -> float:
     :raises LakeFormationSpecError: 0, negative, NaN, infinite, below the floor or above 30 days.
     """
     return poll_interval_arg(name, value, poll_interval_floor())
+
+
+def checked_min_deferral(value: Any) -> float:
+    """``min_deferral_seconds`` of a task (:func:`~airflow_provider_lakeformation.models.arguments.
+    deferral_hold_arg`), or ``[lakeformation] min_deferral_seconds`` (default
+    :data:`~airflow_provider_lakeformation.models.arguments.MIN_DEFERRAL_SECONDS`, 10 s) when
+    ``None``.
+
+    :param value: seconds, or ``None`` for the configured default.
+    :return: seconds.
+    :raises LakeFormationSpecError: not a number, not finite, negative or above 300 s (the task's
+        argument or the config option, each named).
+    """
+    if value is not None:
+        return deferral_hold_arg("min_deferral_seconds", value)
+    from airflow.providers.common.compat.sdk import conf
+
+    configured = conf.get("lakeformation", "min_deferral_seconds", fallback=str(MIN_DEFERRAL_SECONDS))
+    return deferral_hold_arg("[lakeformation] min_deferral_seconds", configured)

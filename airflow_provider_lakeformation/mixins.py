@@ -199,6 +199,9 @@ class LakeFormationJobWaitMixin(LakeFormationPollMixin):
     """Waiting for a run (here or deferred) and judging it: the start operator and the sensor."""
 
     log_tail_lines: int
+    #: Seconds after the deferral before the trigger may resume the task (checked by
+    #: :func:`~airflow_provider_lakeformation.config.checked_min_deferral` in each ``__init__``).
+    min_deferral_seconds: float
 
     def log_tail(self, job_id: str) -> str | None:
         """Print the last ``log_tail_lines`` lines of the job log in the task log (:func:`shown_log`:
@@ -265,6 +268,7 @@ class LakeFormationJobWaitMixin(LakeFormationPollMixin):
             cancel_on_kill=cancel_on_kill,
             target_states=None if target_states is None else sorted(s.value for s in target_states),
             failure_states=None if failure_states is None else sorted(s.value for s in failure_states),
+            hold_until=time.time() + self.min_deferral_seconds if self.min_deferral_seconds else None,
         )
         self.defer(  # type: ignore[attr-defined]
             trigger=trigger,

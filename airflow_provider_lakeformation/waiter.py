@@ -247,6 +247,23 @@ async def async_wait(
         await asyncio.sleep(pause)
 
 
+async def hold_until(moment: float | None, most: float) -> float:
+    """Sleep until ``moment`` (epoch seconds), for at most ``most`` seconds (a wrong clock never holds
+    longer); return the seconds held (0 when ``moment`` is ``None`` or past).
+
+    :param moment: epoch seconds, or ``None``.
+    :param most: the longest hold, in seconds.
+    :return: seconds held.
+    """
+    if moment is None:
+        return 0.0
+    pause = min(moment - time.time(), most)
+    if pause <= 0:
+        return 0.0
+    await asyncio.sleep(pause)
+    return pause
+
+
 class Backoff:
     """The pause before a watch's next poll: the poll interval +-10 % after a good poll; after ``n``
     failed polls in a row ``2**n`` times that (at most :data:`MAX_BACKOFF_FACTOR` times), and never

@@ -8,3 +8,6 @@ import os
 #: (default 1 s) for them and for the Airflow processes the end-to-end tests start (they inherit
 #: the environment). ``tests/reliability/test_hardening_triggers.py`` checks the default floor.
 os.environ.setdefault("AIRFLOW__LAKEFORMATION__MIN_POLL_INTERVAL", "0.01")
+#: In-process triggers resume no scheduled task, so Airflow's deferral race (docs/operators.md) cannot
+#: happen there: no hold by default (tests of the hold set ``min_deferral_seconds`` / ``hold_until``).
+os.environ.setdefault("AIRFLOW__LAKEFORMATION__MIN_DEFERRAL_SECONDS", "0")

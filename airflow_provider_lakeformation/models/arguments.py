@@ -52,6 +52,11 @@ MIN_POLL_INTERVAL = 1.0
 POLL_INTERVAL_HARD_FLOOR = 0.01
 #: Most consecutive transient errors a wait may be told to tolerate (``max_transient_errors``).
 MAX_TRANSIENT_ERRORS = 1000
+#: Default ``min_deferral_seconds`` (``[lakeformation] min_deferral_seconds``): how long after a task
+#: defers its trigger holds back the event that resumes it (Airflow's deferral race, docs/operators.md).
+MIN_DEFERRAL_SECONDS = 10.0
+#: Longest ``min_deferral_seconds`` accepted: a hold is a few seconds, never a wait of its own.
+MAX_DEFERRAL_HOLD = 300.0
 
 
 def spec_error(what: str, problem: str) -> LakeFormationSpecError:
@@ -148,6 +153,22 @@ def poll_interval_arg(name: str, value: Any, floor: float = MIN_POLL_INTERVAL) -
             f"{name}: must be at least {floor:g} seconds (the poll-interval floor, "
             "[lakeformation] min_poll_interval)",
         )
+    return seconds
+
+
+def deferral_hold_arg(name: str, value: Any) -> float:
+    """``min_deferral_seconds``: a finite number of seconds from 0 (no hold) to
+    :data:`MAX_DEFERRAL_HOLD`; numeric strings (templates, config) accepted.
+
+    :param name: the argument's name (named in the error).
+    :param value: the seconds.
+    :return: the seconds as a float.
+    :raises LakeFormationSpecError: not a number, not finite, negative or above the bound.
+    """
+    seconds = duration_arg(name, value)
+    assert seconds is not None
+    if seconds > MAX_DEFERRAL_HOLD:
+        raise spec_error(name, f"{name}: must be at most {MAX_DEFERRAL_HOLD:.0f} seconds (got {seconds:g})")
     return seconds
 
 

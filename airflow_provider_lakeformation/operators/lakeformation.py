@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, NoReturn
 from pydantic import BaseModel
 
 from airflow_provider_lakeformation._compat import BaseOperator, ResumableJobMixin
-from airflow_provider_lakeformation.config import checked_poll_interval
+from airflow_provider_lakeformation.config import checked_min_deferral, checked_poll_interval
 from airflow_provider_lakeformation.exceptions import (
     LakeFormationBadRequestError,
     LakeFormationError,
@@ -480,6 +480,11 @@ class LakeFormationStartJobOperator(
     :param durable: keep the started run (job id and start time) in the task state store, so a retry
         after a worker crash or a lost resume reconnects to it instead of starting the job again
         (Airflow 3.3+; below 3.3 there is no store and it has no effect, ``False`` warns so).
+    :param min_deferral_seconds: in deferrable mode, the trigger holds back the event that resumes
+        the task until this many seconds after the deferral (0..300; ``None``: ``[lakeformation]
+        min_deferral_seconds``, 10 s), so Airflow's scheduler has handled the deferring process's
+        exit first (docs/operators.md, "Airflow's deferral race"). Costs a short wait at most this
+        long; a longer one is not slowed.
 
     Lineage (docs/lineage.md): OpenLineage facets of the job (with the ``openlineage`` extra), and
     for a successful waited-for run, ``outlets`` get asset events with the job id and status in
@@ -507,6 +512,7 @@ class LakeFormationStartJobOperator(
         cancel_on_kill: bool = True,
         max_transient_errors: int = 10,
         durable: bool = True,
+        min_deferral_seconds: float | None = None,
         **kwargs: Any,
     ) -> None:
         if not durable:
@@ -526,6 +532,7 @@ class LakeFormationStartJobOperator(
         self.cancel_on_kill = cancel_on_kill
         self.max_transient_errors = transient_budget(max_transient_errors)
         self._success, self._failure = resolve_states(fail_on_partial_success=fail_on_partial_success)
+        self.min_deferral_seconds = checked_min_deferral(min_deferral_seconds)
         self._run: Job | None = None  # the run started or attached to by this try
         self._in_flight: str | None = None  # job to stop in on_kill
         self._finished = False

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import AirflowSensorTimeout, PokeReturnValue
 
 from airflow_provider_lakeformation._compat import BaseSensorOperator
-from airflow_provider_lakeformation.config import checked_poll_interval
+from airflow_provider_lakeformation.config import checked_min_deferral, checked_poll_interval
 from airflow_provider_lakeformation.links.lakeformation import LakeFormationJobLink
 from airflow_provider_lakeformation.mixins import (
     LakeFormationJobWaitMixin,
@@ -45,6 +45,11 @@ class LakeFormationJobSensor(LakeFormationJobWaitMixin, BaseSensorOperator):
     :param log_tail_lines: lines of the job log printed when the job failed.
     :param max_transient_errors: consecutive transient errors tolerated (poke mode and trigger;
         0..1000).
+    :param min_deferral_seconds: in deferrable mode, the trigger holds back the event that resumes
+        the task until this many seconds after the deferral (0..300; ``None``: ``[lakeformation]
+        min_deferral_seconds``, 10 s), so Airflow's scheduler has handled the deferring process's
+        exit first (docs/operators.md, "Airflow's deferral race"). Costs a short wait at most this
+        long; a longer one is not slowed.
 
     ``poke_interval`` (Airflow's) is also how often the trigger polls in deferrable mode, and it
     follows the poll-interval rule in every mode: a finite number of seconds of at least
@@ -66,6 +71,7 @@ class LakeFormationJobSensor(LakeFormationJobWaitMixin, BaseSensorOperator):
         deferrable: bool = default_deferrable(),
         log_tail_lines: int = 50,
         max_transient_errors: int = 10,
+        min_deferral_seconds: float | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -77,6 +83,7 @@ class LakeFormationJobSensor(LakeFormationJobWaitMixin, BaseSensorOperator):
         self.deferrable = deferrable
         self.log_tail_lines = log_tail_lines
         self.max_transient_errors = transient_budget(max_transient_errors)
+        self.min_deferral_seconds = checked_min_deferral(min_deferral_seconds)
         # the trigger polls as often as the sensor pokes: the poll-interval rule applies to both
         self.poll_interval = checked_poll_interval("poke_interval", self.poke_interval)
         self._poll: JobPoll | None = None

@@ -27,6 +27,7 @@ from airflow_provider_lakeformation.config import checked_poll_interval
 from airflow_provider_lakeformation.exceptions import LakeFormationBadRequestError, LakeFormationError
 from airflow_provider_lakeformation.hooks import DEFAULT_CONN_ID
 from airflow_provider_lakeformation.models.arguments import (
+    MAX_DEFERRAL_HOLD,
     MAX_TRANSIENT_ERRORS,
     count_arg,
     epoch_arg,
@@ -40,7 +41,7 @@ from airflow_provider_lakeformation.models.status import (
     resolve_states,
 )
 from airflow_provider_lakeformation.triggers.base import LakeFormationBaseTrigger
-from airflow_provider_lakeformation.waiter import JobPoll, async_wait, jittered
+from airflow_provider_lakeformation.waiter import JobPoll, async_wait, hold_until, jittered
 
 __all__ = [
     "LakeFormationJobTrigger",
@@ -75,6 +76,11 @@ class LakeFormationJobTrigger(LakeFormationBaseTrigger):
     :param target_states: statuses that mean success (default from ``fail_on_partial_success``).
     :param failure_states: statuses that mean failure (default: the other terminal statuses).
         Other statuses keep the trigger polling.
+    :param hold_until: epoch seconds before which no event is sent, whatever the job does (the
+        deferring task sets it ``min_deferral_seconds`` after its deferral, so Airflow's scheduler
+        has handled the deferring process's exit before the task resumes; docs/operators.md,
+        "Airflow's deferral race"). ``None`` (the default, and triggers stored before it existed):
+        no hold. A hold never lasts longer than 300 s, whatever the clocks say.
     """
 
     serialized_fields: ClassVar[tuple[str, ...]] = (
@@ -87,6 +93,7 @@ class LakeFormationJobTrigger(LakeFormationBaseTrigger):
         "cancel_on_kill",
         "target_states",
         "failure_states",
+        "hold_until",
     )
 
     def __init__(
@@ -102,6 +109,7 @@ class LakeFormationJobTrigger(LakeFormationBaseTrigger):
         cancel_on_kill: bool = True,
         target_states: Iterable[JobStatus | str] | None = None,
         failure_states: Iterable[JobStatus | str] | None = None,
+        hold_until: float | None = None,
     ) -> None:
         super().__init__(
             lakeformation_conn_id=lakeformation_conn_id, project_id=project_id, instance_id=instance_id
@@ -114,6 +122,7 @@ class LakeFormationJobTrigger(LakeFormationBaseTrigger):
             "max_transient_errors", max_transient_errors, 0, MAX_TRANSIENT_ERRORS
         )
         self.cancel_on_kill = flag_arg(cancel_on_kill, "cancel_on_kill", True)
+        self.hold_until = epoch_arg("hold_until", hold_until)
         self._success, self._failure = resolve_states(
             target_states, failure_states, fail_on_partial_success=self.fail_on_partial_success
         )
@@ -131,8 +140,17 @@ class LakeFormationJobTrigger(LakeFormationBaseTrigger):
         }
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        """Poll until the run is decided; yield one event (after the HTTP session is closed)."""
+        """Poll until the run is decided; yield one event (after the HTTP session is closed), never
+        before ``hold_until``."""
         event = await self._watch()
+        held = await hold_until(self.hold_until, MAX_DEFERRAL_HOLD)
+        if held > 0:
+            self.log.info(
+                "LakeFormation job %s: event held %.1f s after the deferral (min_deferral_seconds; "
+                "Airflow's deferral race)",
+                self.job_id,
+                held,
+            )
         yield TriggerEvent(event)  # type: ignore[no-untyped-call]
 
     def _delay(self) -> float:

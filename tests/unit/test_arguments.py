@@ -9,9 +9,11 @@ import pytest
 from airflow_provider_lakeformation.exceptions import LakeFormationSpecError
 from airflow_provider_lakeformation.hooks._settings import _flag
 from airflow_provider_lakeformation.models.arguments import (
+    MIN_DEFERRAL_SECONDS,
     POLL_INTERVAL_HARD_FLOOR,
     bool_arg,
     count_arg,
+    deferral_hold_arg,
     epoch_arg,
     poll_interval_arg,
 )
@@ -76,3 +78,41 @@ def test_epoch_rule(value: Any) -> None:
     with pytest.raises(LakeFormationSpecError, match="end_time"):
         epoch_arg("end_time", value)
     assert epoch_arg("end_time", None) is None
+
+
+@pytest.mark.parametrize("value", [float("nan"), -1, 300.5, "soon", float("inf"), [1]])
+def test_min_deferral_seconds_refused_at_construction(value: Any) -> None:
+    from airflow_provider_lakeformation.operators.lakeformation import LakeFormationStartJobOperator
+    from airflow_provider_lakeformation.sensors.lakeformation import LakeFormationJobSensor
+
+    for build in (
+        lambda: LakeFormationStartJobOperator(task_id="s", job_id="j", min_deferral_seconds=value),
+        lambda: LakeFormationJobSensor(task_id="w", job_id="j", min_deferral_seconds=value),
+    ):
+        with pytest.raises(LakeFormationSpecError, match="min_deferral_seconds"):
+            build()
+
+
+@pytest.mark.parametrize(("value", "expected"), [(0, 0.0), ("2.5", 2.5), (300, 300.0)])
+def test_min_deferral_seconds_accepted(value: Any, expected: float) -> None:
+    assert deferral_hold_arg("min_deferral_seconds", value) == expected
+
+
+def test_min_deferral_seconds_default_from_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow_provider_lakeformation.config import checked_min_deferral
+
+    monkeypatch.setenv("AIRFLOW__LAKEFORMATION__MIN_DEFERRAL_SECONDS", "7")
+    assert checked_min_deferral(None) == 7.0
+    monkeypatch.setenv("AIRFLOW__LAKEFORMATION__MIN_DEFERRAL_SECONDS", "-3")
+    with pytest.raises(LakeFormationSpecError, match=r"\[lakeformation\] min_deferral_seconds"):
+        checked_min_deferral(None)
+    monkeypatch.delenv("AIRFLOW__LAKEFORMATION__MIN_DEFERRAL_SECONDS")
+    assert checked_min_deferral(None) == MIN_DEFERRAL_SECONDS == 10.0
+
+
+@pytest.mark.parametrize("value", [float("nan"), -5, "later"])
+def test_trigger_hold_until_refused(value: Any) -> None:
+    from airflow_provider_lakeformation.triggers.lakeformation import LakeFormationJobTrigger
+
+    with pytest.raises(LakeFormationSpecError, match="hold_until"):
+        LakeFormationJobTrigger(job_id="j", hold_until=value)

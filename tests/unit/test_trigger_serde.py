@@ -25,6 +25,7 @@ KEYS = {
     "cancel_on_kill",
     "target_states",
     "failure_states",
+    "hold_until",
 }
 
 
