@@ -571,7 +571,7 @@ def test_plain_http_iam_endpoint_next_to_https_is_refused(
 def test_verify_false_warns_once_per_connection_on_every_path(
     spelling: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, record: Row
 ) -> None:
-    from airflow_provider_lakeformation.hooks import base
+    from airflow_provider_lakeformation.hooks import _io as base
 
     monkeypatch.setattr(base, "_WARNED_INSECURE", set())
     with ok_server() as server:
