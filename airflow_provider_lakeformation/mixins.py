@@ -20,7 +20,7 @@ from airflow_provider_lakeformation.exceptions import (
 )
 from airflow_provider_lakeformation.hooks import DEFAULT_CONN_ID
 from airflow_provider_lakeformation.links.lakeformation import CONSOLE_URL_XCOM_KEY
-from airflow_provider_lakeformation.models.arguments import duration_arg
+from airflow_provider_lakeformation.models.arguments import MAX_TRANSIENT_ERRORS, count_arg, duration_arg
 from airflow_provider_lakeformation.models.status import JobStatus, parse_status
 from airflow_provider_lakeformation.triggers.lakeformation import LakeFormationJobTrigger
 from airflow_provider_lakeformation.waiter import JobPoll, wait
@@ -97,6 +97,13 @@ def positive(value: float, what: str) -> float:
     return seconds
 
 
+def transient_budget(value: int) -> int:
+    """``max_transient_errors`` of an operator or the sensor: an integer from 0 to
+    :data:`~airflow_provider_lakeformation.models.arguments.MAX_TRANSIENT_ERRORS`, else
+    :class:`LakeFormationSpecError` naming it."""
+    return count_arg("max_transient_errors", value, 0, MAX_TRANSIENT_ERRORS)
+
+
 class LakeFormationOperatorMixin:
     """The connection arguments and the hook of every LakeFormation operator and sensor.
 
@@ -168,7 +175,7 @@ class LakeFormationPollMixin(LakeFormationOperatorMixin):
         deadline = None if timeout is None else started + timeout
         outcome = wait(
             poll,
-            lambda: self.hook.get_job_status(job_id),
+            self.hook.get_job_status,
             delay=lambda: self.poll_interval,
             remaining=lambda: None if deadline is None else deadline - time.monotonic(),
             read_first=initial is None,

@@ -24,6 +24,7 @@ from airflow_provider_lakeformation.exceptions import LakeFormationSpecError
 from airflow_provider_lakeformation.models.arguments import (
     FALSE_WORDS,
     TRUE_WORDS,
+    flag_arg,
     path_segment_arg,
 )
 
@@ -375,15 +376,13 @@ def _tls(ex: Mapping[str, Any], problems: list[str]) -> dict[str, Any]:
 
 
 def _flag(name: str, value: Any, problems: list[str]) -> bool:
-    """A boolean extra (``True``/``False`` or one of the true/false words); absent = False."""
-    if value is None or isinstance(value, bool):
-        return bool(value)
-    if str(value).strip().lower() in TRUE_WORDS:
-        return True
-    if str(value).strip().lower() in FALSE_WORDS:
+    """A boolean extra, read by :func:`~airflow_provider_lakeformation.models.arguments.flag_arg`
+    (absent or ``""`` = False); a problem is added to ``problems``."""
+    try:
+        return flag_arg(value, name, False)
+    except LakeFormationSpecError as exc:
+        problems.extend(exc.problems)
         return False
-    problems.append(f"{name}: must be true or false")
-    return False
 
 
 def _timeouts(ex: Mapping[str, Any], timeout: float | tuple[float, float] | None) -> dict[str, Any]:

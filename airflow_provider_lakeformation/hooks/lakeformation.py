@@ -18,8 +18,11 @@ Decisions where the vendor docs are silent (see also ``_settings``/``_retry``):
 * **IAM tokens** are cached process-wide per (IAM endpoint, domain, user, project, password hash);
   a 401 invalidates that token and the call is re-sent once with a fresh one (only 401: a 403 is a
   permission problem and is raised at once).
-* **Listing.** The API's ``offset`` stops at 1000: :meth:`LakeFormationHook.iter_jobs` cannot
-  reach jobs past offset 1000 + page_size and logs a warning when it had to stop there.
+* **Listing.** The API's ``offset`` stops at 1000: :meth:`LakeFormationHook.iter_jobs` (and
+  :meth:`AsyncLakeFormationClient.iter_jobs`) cannot reach jobs past offset 1000 + page_size and
+  logs a warning when it had to stop there. Both page by the rules of :class:`JobPager`: every job
+  once (by id), stop at the first page that brings no job not seen yet (a server repeating a page or
+  overstating ``total``), and refuse a page with more jobs than were asked for.
 * **Console URL.** For ``*.myhuaweicloud.com`` endpoints the best-known console address
   ``https://console.huaweicloud.com/lakeformation/?region={region}#/lakeformation/instance/{instance_id}/jobs/{job_id}``;
   any other endpoint (the emulator) serves ``{endpoint}/console/jobs/{job_id}``.
@@ -28,7 +31,7 @@ Decisions where the vendor docs are silent (see also ``_settings``/``_retry``):
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -45,6 +48,7 @@ from airflow_provider_lakeformation.hooks._connection import (
     connection_verdict,
     ui_field_behaviour,
 )
+from airflow_provider_lakeformation.hooks._paging import JobPager
 from airflow_provider_lakeformation.hooks._replies import (
     ModelReply,
     parse_nothing,
@@ -56,12 +60,12 @@ from airflow_provider_lakeformation.hooks._settings import AuthType, ConnectionS
 from airflow_provider_lakeformation.hooks._wire import Call, Endpoint, QueryValue, RawResponse
 from airflow_provider_lakeformation.hooks.base import LakeFormationBaseAsyncClient, LakeFormationBaseHook
 from airflow_provider_lakeformation.models.arguments import (
-    MAX_LIST_OFFSET,
     check_page,
     create_request,
     job_id_arg,
     job_type_arg,
     parameter_blocks,
+    path_segment_arg,
     spec_error,
     start_args,
     status_arg,
@@ -363,36 +367,25 @@ class LakeFormationHook(LakeFormationBaseHook):
         :param name_pattern: only names containing this text.
         :param status: only jobs in this status.
         :param page_size: jobs per request, 1..1000.
-        :return: an iterator over the jobs.
+        :return: an iterator over the jobs (each job once, see :class:`JobPager`).
         :raises LakeFormationSpecError: an argument is invalid (before any HTTP call).
+        :raises LakeFormationResponseError: a page held more jobs than ``page_size``.
         """
-        check_page(0, page_size)
         jt = job_type_arg(job_type)
-        status_arg(status)
-        return self._iter_jobs(
-            lambda off: self.list_jobs(
-                jt, name_pattern=name_pattern, status=status, offset=off, limit=page_size
+        wire_status = status_arg(status)
+        pager = JobPager(page_size)
+
+        def fetch(offset: int) -> JobPage:
+            return self.list_jobs(
+                jt, name_pattern=name_pattern, status=wire_status, offset=offset, limit=page_size
             )
-        )
+
+        return self._iter_jobs(fetch, pager)
 
     @staticmethod
-    def _iter_jobs(fetch: Callable[[int], JobPage]) -> Iterator[Job]:
-        offset = 0
-        while True:
-            page = fetch(offset)
-            yield from page.jobs
-            offset += len(page.jobs)
-            if not page.jobs or offset >= page.total:
-                return
-            if offset > MAX_LIST_OFFSET:
-                log.warning(
-                    "LakeFormation lists %d matching jobs but its API cannot page beyond offset %d: "
-                    "only the first %d were read (narrow name_pattern/status to see the rest)",
-                    page.total,
-                    MAX_LIST_OFFSET,
-                    offset,
-                )
-                return
+    def _iter_jobs(fetch: Callable[[int], JobPage], pager: JobPager) -> Iterator[Job]:
+        while not pager.done:
+            yield from pager.take(fetch(pager.offset))
 
     def _find_job_by_name(self, job_type: JobType, name: str, *, single_attempt: bool = False) -> Job | None:
         s = self.settings
@@ -403,7 +396,7 @@ class LakeFormationHook(LakeFormationBaseHook):
             query = jobs_query(job_type, name, None, offset, 100)
             return self.attempt(LIST_JOBS.call(s, query=query), LIST_JOBS.parse)
 
-        return next((job for job in self._iter_jobs(fetch) if job.name == name), None)
+        return next((job for job in self._iter_jobs(fetch, JobPager(100)) if job.name == name), None)
 
     def find_job_by_name(self, job_type: JobType | str, name: str) -> Job | None:
         """The job of this type whose name is exactly ``name`` (listed with ``name_pattern``).
@@ -609,12 +602,12 @@ class LakeFormationHook(LakeFormationBaseHook):
         :param instance_id: the instance (default: the connection's).
         :param retry: a policy other than the connection's.
         :return: the instance.
+        :raises LakeFormationSpecError: ``instance_id`` breaks the id rule (before any HTTP call).
         :raises LakeFormationNotFoundError: no such instance.
         """
         s = self.settings
-        if instance_id is not None and not instance_id.strip():
-            raise spec_error("arguments", "instance_id: must not be empty")
-        return self.send(GET_INSTANCE, retry=retry, instance_id=instance_id or s.instance_id)
+        wanted = s.instance_id if instance_id is None else path_segment_arg("instance_id", instance_id)
+        return self.send(GET_INSTANCE, retry=retry, instance_id=wanted)
 
     # ------------------------------------------------------------------ misc
 
@@ -714,6 +707,30 @@ class AsyncLakeFormationClient(LakeFormationBaseAsyncClient):
         :return: the page (``total`` and ``jobs``).
         """
         return await self.send(LIST_JOBS, query=jobs_query(job_type, name_pattern, None, offset, limit))
+
+    def iter_jobs(
+        self, job_type: JobType | str, *, name_pattern: str | None = None, page_size: int = 100
+    ) -> AsyncIterator[Job]:
+        """See :meth:`LakeFormationHook.iter_jobs`: every matching job, page by page, each once
+        (the paging rules of :class:`JobPager`); the arguments are checked before it is iterated.
+
+        :param job_type: jobs of this type.
+        :param name_pattern: the service's name pattern.
+        :param page_size: jobs per request, 1..1000.
+        :return: an async iterator over the jobs (``async for job in api.iter_jobs(...)``).
+        :raises LakeFormationSpecError: an argument is invalid (before any HTTP call).
+        """
+        return self._iter_jobs(job_type_arg(job_type), name_pattern, JobPager(page_size))
+
+    async def _iter_jobs(
+        self, job_type: JobType, name_pattern: str | None, pager: JobPager
+    ) -> AsyncIterator[Job]:
+        while not pager.done:
+            page = await self.list_jobs(
+                job_type, name_pattern=name_pattern, offset=pager.offset, limit=pager.page_size
+            )
+            for job in pager.take(page):
+                yield job
 
     async def list_job_history(self, job_id: str, *, offset: int = 0, limit: int = 10) -> JobPage:
         """See :meth:`LakeFormationHook.list_job_history`: a job's runs, newest first.

@@ -136,6 +136,8 @@ class StatusLog(Protocol):
 
     def warning(self, event: Any, *args: Any, **kw: Any) -> Any: ...
 
+    def error(self, event: Any, *args: Any, **kw: Any) -> Any: ...
+
 
 def _state_set(values: Iterable[JobStatus | str], what: str) -> frozenset[JobStatus]:
     try:

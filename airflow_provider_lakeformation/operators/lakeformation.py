@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, NoReturn
 from pydantic import BaseModel
 
 from airflow_provider_lakeformation._compat import BaseOperator, ResumableJobMixin
+from airflow_provider_lakeformation.config import checked_poll_interval
 from airflow_provider_lakeformation.exceptions import (
     LakeFormationBadRequestError,
     LakeFormationError,
@@ -32,6 +33,7 @@ from airflow_provider_lakeformation.mixins import (
     default_deferrable,
     positive,
     push_xcoms,
+    transient_budget,
 )
 from airflow_provider_lakeformation.models.arguments import (
     create_request,
@@ -341,9 +343,10 @@ class LakeFormationStopJobOperator(_StopMixin, BaseOperator):
 
     :param job_id: the job to stop (templated).
     :param wait_for_stop: wait until the job is no longer SUBMITTED/RUNNING.
-    :param poll_interval: seconds between status reads while waiting.
+    :param poll_interval: seconds between status reads while waiting (at least
+        ``[lakeformation] min_poll_interval``, 1 s).
     :param timeout: longest wait in seconds (``None``: no limit); then LakeFormationTimeoutError.
-    :param max_transient_errors: consecutive transient polling errors tolerated while waiting.
+    :param max_transient_errors: consecutive transient polling errors tolerated while waiting (0..1000).
     """
 
     template_fields: Sequence[str] = ("job_id", "project_id", "instance_id")
@@ -363,9 +366,9 @@ class LakeFormationStopJobOperator(_StopMixin, BaseOperator):
         super().__init__(**kwargs)
         self.job_id = job_id
         self.wait_for_stop = wait_for_stop
-        self.poll_interval = positive(poll_interval, "poll_interval")
-        self.timeout = timeout
-        self.max_transient_errors = max_transient_errors
+        self.poll_interval = checked_poll_interval("poll_interval", poll_interval)
+        self.timeout = None if timeout is None else positive(timeout, "timeout")
+        self.max_transient_errors = transient_budget(max_transient_errors)
 
     def execute(self, context: Context) -> str:
         job_id = job_id_arg(self.job_id)
@@ -382,9 +385,10 @@ class LakeFormationDeleteJobOperator(_StopMixin, BaseOperator):
     :param stop_if_running: stop a SUBMITTED/RUNNING job first and wait (up to ``stop_timeout``)
         until it has stopped; otherwise deleting a running job fails with a clear message.
     :param ignore_missing: succeed when the job does not exist (idempotent clean-up tasks).
-    :param poll_interval: seconds between status reads while waiting for the stop.
+    :param poll_interval: seconds between status reads while waiting for the stop (at least
+        ``[lakeformation] min_poll_interval``, 1 s).
     :param stop_timeout: longest wait for the stop in seconds; then LakeFormationTimeoutError.
-    :param max_transient_errors: consecutive transient polling errors tolerated while waiting.
+    :param max_transient_errors: consecutive transient polling errors tolerated while waiting (0..1000).
     """
 
     template_fields: Sequence[str] = ("job_id", "project_id", "instance_id")
@@ -406,9 +410,9 @@ class LakeFormationDeleteJobOperator(_StopMixin, BaseOperator):
         self.job_id = job_id
         self.stop_if_running = stop_if_running
         self.ignore_missing = ignore_missing
-        self.poll_interval = positive(poll_interval, "poll_interval")
+        self.poll_interval = checked_poll_interval("poll_interval", poll_interval)
         self.stop_timeout = positive(stop_timeout, "stop_timeout")
-        self.max_transient_errors = max_transient_errors
+        self.max_transient_errors = transient_budget(max_transient_errors)
 
     def execute(self, context: Context) -> str | None:
         job_id = job_id_arg(self.job_id)
@@ -451,14 +455,15 @@ class LakeFormationStartJobOperator(
     :param mode: ``NORMAL`` or ``COMPARISON`` (templated; service default when ``None``).
     :param cascade: the start call's ``cascade`` flag (templated).
     :param wait_for_completion: wait for the run to end; ``False`` returns right after starting.
-    :param poll_interval: seconds between status reads (sync loop and trigger).
+    :param poll_interval: seconds between status reads (sync loop and trigger; at least
+        ``[lakeformation] min_poll_interval``, 1 s).
     :param timeout: longest wait in seconds (``None``: no limit). When it passes the job is stopped
         and the task fails with LakeFormationTimeoutError.
     :param deferrable: wait on the triggerer (default ``[operators] default_deferrable``).
     :param fail_on_partial_success: PARTIAL_SUCCESS fails the task (default) or counts as success.
     :param log_tail_lines: lines of the job log printed in the task log when the run fails.
     :param cancel_on_kill: stop the job when the task is killed (worker ``on_kill`` and trigger).
-    :param max_transient_errors: consecutive transient polling errors tolerated while waiting.
+    :param max_transient_errors: consecutive transient polling errors tolerated while waiting (0..1000).
     :param durable: keep the run in the task state store for crash-safe retries (Airflow 3.3+).
 
     Lineage (docs/lineage.md): OpenLineage facets of the job (with the ``openlineage`` extra), and
@@ -493,13 +498,13 @@ class LakeFormationStartJobOperator(
         self.mode = mode
         self.cascade = cascade
         self.wait_for_completion = wait_for_completion
-        self.poll_interval = positive(poll_interval, "poll_interval")
+        self.poll_interval = checked_poll_interval("poll_interval", poll_interval)
         self.timeout = None if timeout is None else positive(timeout, "timeout")
         self.deferrable = deferrable
         self.fail_on_partial_success = fail_on_partial_success
         self.log_tail_lines = log_tail_lines
         self.cancel_on_kill = cancel_on_kill
-        self.max_transient_errors = max_transient_errors
+        self.max_transient_errors = transient_budget(max_transient_errors)
         self._success, self._failure = resolve_states(fail_on_partial_success=fail_on_partial_success)
         self._run: Job | None = None  # the run started or attached to by this try
         self._in_flight: str | None = None  # job to stop in on_kill

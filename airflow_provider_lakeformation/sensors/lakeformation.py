@@ -8,8 +8,14 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import AirflowSensorTimeout, PokeReturnValue
 
 from airflow_provider_lakeformation._compat import BaseSensorOperator
+from airflow_provider_lakeformation.config import checked_poll_interval
 from airflow_provider_lakeformation.links.lakeformation import LakeFormationJobLink
-from airflow_provider_lakeformation.mixins import LakeFormationJobWaitMixin, default_deferrable, push_xcoms
+from airflow_provider_lakeformation.mixins import (
+    LakeFormationJobWaitMixin,
+    default_deferrable,
+    push_xcoms,
+    transient_budget,
+)
 from airflow_provider_lakeformation.models.status import JobStatus, resolve_states
 from airflow_provider_lakeformation.waiter import JobPoll, poll_once
 
@@ -37,7 +43,13 @@ class LakeFormationJobSensor(LakeFormationJobWaitMixin, BaseSensorOperator):
     :param fail_on_partial_success: decides where PARTIAL_SUCCESS goes when the sets are defaulted.
     :param deferrable: wait on the triggerer (default ``[operators] default_deferrable``).
     :param log_tail_lines: lines of the job log printed when the job failed.
-    :param max_transient_errors: consecutive transient errors tolerated (poke mode and trigger).
+    :param max_transient_errors: consecutive transient errors tolerated (poke mode and trigger;
+        0..1000).
+
+    ``poke_interval`` (Airflow's) is also how often the trigger polls in deferrable mode, and it
+    follows the poll-interval rule in every mode: a finite number of seconds of at least
+    ``[lakeformation] min_poll_interval`` (1 s), so ``poke_interval=0`` is refused with a
+    ``LakeFormationSpecError`` naming ``poke_interval`` when the DAG file is parsed.
     """
 
     template_fields: Sequence[str] = ("job_id", "project_id", "instance_id")
@@ -64,8 +76,9 @@ class LakeFormationJobSensor(LakeFormationJobWaitMixin, BaseSensorOperator):
         self.fail_on_partial_success = fail_on_partial_success
         self.deferrable = deferrable
         self.log_tail_lines = log_tail_lines
-        self.max_transient_errors = max_transient_errors
-        self.poll_interval = float(self.poke_interval)  # the trigger polls as often as the sensor pokes
+        self.max_transient_errors = transient_budget(max_transient_errors)
+        # the trigger polls as often as the sensor pokes: the poll-interval rule applies to both
+        self.poll_interval = checked_poll_interval("poke_interval", self.poke_interval)
         self._poll: JobPoll | None = None
 
     def execute(self, context: Context) -> Any:
@@ -92,7 +105,7 @@ class LakeFormationJobSensor(LakeFormationJobWaitMixin, BaseSensorOperator):
             self._poll = JobPoll(
                 self.job_id, self.log, self.target_states, self.failure_states, self.max_transient_errors
             )
-        outcome = poll_once(self._poll, lambda: self.hook.get_job_status(self.job_id))
+        outcome = poll_once(self._poll, self.hook.get_job_status)
         status = self._poll.last
         if outcome is None or status is None:
             return False

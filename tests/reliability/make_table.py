@@ -143,6 +143,24 @@ SECTIONS: dict[str, tuple[str, str, list[tuple[str, str]]]] = {
             ("requests", "requests"),
         ],
     ),
+    "triggers": (
+        "Paging, argument rules and the triggers",
+        "Issues #23 and #24 (items 2, 4, 7): the hook's paging against a server that repeats a page, "
+        "overstates `total` or sends more jobs than asked for; every bad trigger, sensor and operator "
+        "argument refused at construction (the DAG file's parse), before any request; the asset "
+        "watcher's cost per poll (list requests + history reads) and the size of its stored state "
+        "(*state bytes*: the JSON the asset state store holds) against a local server listing 20,000 "
+        "jobs; its backoff and `Retry-After` when every poll fails. *Requests* is what the local server "
+        "saw (0 = refused before any HTTP). The figures come from loaded shared machines: *seconds* is "
+        "wall time, not a benchmark.",
+        [
+            ("requests", "requests"),
+            ("requests_per_poll", "most requests of one poll"),
+            ("jobs", "jobs returned"),
+            ("state_bytes", "state bytes"),
+            ("seconds", "seconds"),
+        ],
+    ),
 }
 OUTCOME = {
     "passed": "pass",

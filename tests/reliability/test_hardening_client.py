@@ -410,7 +410,7 @@ def test_sync_wait_timeout_holds(server_kind: str, monkeypatch: pytest.MonkeyPat
         end = time.monotonic() + 5.0
         outcome = wait(
             poll,
-            lambda: hook.get_job_status("job-1"),
+            hook.get_job_status,
             delay=lambda: 0.5,
             remaining=lambda: end - time.monotonic(),
         )

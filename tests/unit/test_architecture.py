@@ -136,6 +136,27 @@ def test_imports_go_one_way() -> None:
     assert problems == []
 
 
+#: The transport of hooks/: it knows no endpoint and no job model.
+TRANSPORT = ("hooks._wire", "hooks._io", "hooks._replies", "hooks._requests_io", "hooks.base")
+JOB_KNOWLEDGE = ("models.jobs", "models.status", "models.arguments", "hooks.lakeformation", "hooks._paging")
+
+
+def _transport_problems(graph: dict[str, set[str]]) -> list[str]:
+    return [
+        f"{module} imports {target}"
+        for module in (f"{NAME}.{m}" for m in TRANSPORT)
+        for target in sorted(graph.get(module, ()))
+        if target.startswith(tuple(f"{NAME}.{k}" for k in JOB_KNOWLEDGE))
+    ]
+
+
+def test_transport_knows_no_endpoint_and_no_job_model() -> None:
+    graph = _graph()
+    assert all(f"{NAME}.{m}" in graph for m in TRANSPORT)
+    assert _transport_problems(graph) == []
+    assert _transport_problems({f"{NAME}.hooks.base": {f"{NAME}.models.jobs"}}) != []
+
+
 def _long_functions() -> list[str]:
     found = []
     for module, path in _modules():
@@ -403,3 +424,42 @@ def test_every_public_hook_method_documents_params_return_and_raises() -> None:
             ):
                 problems.append(f"{cls.__name__}.{name}: no :raises:")
     assert problems == []
+
+
+#: The only modules that sleep: the poll loops and the hook's retries (the emulator, a server of its
+#: own, aside).
+SLEEPERS = ("waiter.py", "hooks/_retry.py")
+
+
+def _sleep_calls(tree: ast.AST) -> list[int]:
+    """Lines that name ``asyncio.sleep`` or ``time.sleep`` (called or passed on)."""
+    return [
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and node.attr == "sleep"
+        and isinstance(node.value, ast.Name)
+        and node.value.id in ("asyncio", "time")
+    ]
+
+
+def test_only_the_poll_loops_and_the_retries_sleep() -> None:
+    found = []
+    for _module, path in _modules():
+        rel = path.relative_to(PACKAGE).as_posix()
+        if rel in SLEEPERS or rel.startswith("emulator/"):
+            continue
+        found += [f"{rel}:{line}" for line in _sleep_calls(ast.parse(path.read_text(encoding="utf-8")))]
+    assert found == []
+    assert _sleep_calls(ast.parse("import asyncio\nasync def f():\n    await asyncio.sleep(1)\n")) == [3]
+
+
+def test_both_triggers_extend_the_package_trigger_base() -> None:
+    from airflow_provider_lakeformation.triggers.base import LakeFormationBaseTrigger
+    from airflow_provider_lakeformation.triggers.job_runs import LakeFormationJobRunTrigger
+    from airflow_provider_lakeformation.triggers.lakeformation import LakeFormationJobTrigger
+
+    for trigger in (LakeFormationJobTrigger, LakeFormationJobRunTrigger):
+        assert issubclass(trigger, LakeFormationBaseTrigger)
+        assert "serialize" not in vars(trigger), trigger
+        assert "_hook" not in vars(trigger), trigger
