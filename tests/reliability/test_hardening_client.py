@@ -826,3 +826,32 @@ def test_retry_after_never_shortens_the_backoff(
     ).count(wait_s=f"{min(sync_gaps):.2f} / {min(async_gaps):.2f}", requests=len(server.seen))
     assert len(sync_gaps) == len(async_gaps) == 2
     assert min(sync_gaps + async_gaps) >= 0.45
+
+
+def test_dripping_head_through_an_http_proxy_cannot_hold_an_attempt(
+    monkeypatch: pytest.MonkeyPatch, record: Row
+) -> None:
+    """#24.1 through a forward proxy (``http_proxy``): the proxy's connections read under the same
+    deadline (requests builds a separate pool manager for them)."""
+    with Hostile(drip_head) as proxy:
+        monkeypatch.setenv("http_proxy", proxy.url)
+        monkeypatch.setenv("no_proxy", "")
+        conn_id = connection(
+            monkeypatch, "http://api.example.invalid", connect_timeout=2, read_timeout=1, max_retries=0
+        )
+        started = time.monotonic()
+        sync_error(conn_id)
+        sync_s = time.monotonic() - started
+        started = time.monotonic()
+        async_error(conn_id)
+        async_s = time.monotonic() - started
+    record(
+        CAT,
+        "#24.1: status line and headers dripped 1 byte / 0.5 s by an http_proxy (connect 2 s + read 1 s)",
+        "sync and async attempts end within 3 s + 1 s; s past deadline is sync / async",
+    ).count(seconds_past=f"{sync_s - 3:.2f} / {async_s - 3:.2f}", requests=len(proxy.seen))
+    assert [s.path for s in proxy.seen] == [
+        "http://api.example.invalid/v1/proj1/instances/inst1/lf-jobs/job-1"
+    ] * 2
+    assert sync_s < 4.0
+    assert async_s < 4.0
