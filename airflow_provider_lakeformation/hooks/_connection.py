@@ -4,7 +4,7 @@ form (for Airflow versions that read the form from the hook rather than from ``g
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from airflow_provider_lakeformation.exceptions import (
     LakeFormationApiError,
@@ -15,10 +15,18 @@ from airflow_provider_lakeformation.exceptions import (
 )
 from airflow_provider_lakeformation.hooks._retry import quick_policy
 from airflow_provider_lakeformation.hooks._settings import AuthType, ConnectionSettings, RetrySettings
-from airflow_provider_lakeformation.models.jobs import JobType
+from airflow_provider_lakeformation.models.jobs import Instance, JobType
 
-if TYPE_CHECKING:
-    from airflow_provider_lakeformation.hooks.lakeformation import LakeFormationHook
+
+class ConnectionProbe(Protocol):
+    """What the connection test reads through the hook (``LakeFormationHook`` is one)."""
+
+    @property
+    def settings(self) -> ConnectionSettings: ...
+
+    def get_instance(self, *, retry: RetrySettings | None) -> Instance: ...
+
+    def list_jobs(self, job_type: JobType, *, limit: int, retry: RetrySettings | None) -> object: ...
 
 
 def reply_facts(exc: LakeFormationApiError) -> str:
@@ -44,7 +52,7 @@ def auth_verdict(s: ConnectionSettings, exc: LakeFormationAuthError) -> str:
     return f"LakeFormation at {s.endpoint} rejected the {what}: check it is valid and not expired"
 
 
-def _jobs_api_answers(hook: LakeFormationHook, quick: RetrySettings) -> bool:
+def _jobs_api_answers(hook: ConnectionProbe, quick: RetrySettings) -> bool:
     try:
         hook.list_jobs(JobType.METADATA_MIGRATION, limit=1, retry=quick)
     except Exception:
@@ -52,7 +60,7 @@ def _jobs_api_answers(hook: LakeFormationHook, quick: RetrySettings) -> bool:
     return True
 
 
-def connection_verdict(hook: LakeFormationHook) -> tuple[bool, str]:
+def connection_verdict(hook: ConnectionProbe) -> tuple[bool, str]:
     """Check the settings and reach the instance (falling back to listing jobs); never raises.
 
     The messages name no connection id: in the UI, Airflow tests a copy of the connection under a
