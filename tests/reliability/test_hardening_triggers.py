@@ -20,8 +20,8 @@ from airflow_provider_lakeformation.operators.lakeformation import LakeFormation
 from airflow_provider_lakeformation.sensors.lakeformation import LakeFormationJobSensor
 from airflow_provider_lakeformation.triggers.job_runs import LakeFormationJobRunTrigger
 from airflow_provider_lakeformation.triggers.lakeformation import LakeFormationJobTrigger
-from tests.integration.test_job_run_trigger import DictAssetStore, Watcher
 from tests.integration.test_operators_support import task_log
+from tests.integration.watching import DictAssetStore, Watcher
 from tests.reliability.recorder import Row
 from tests.reliability.servers import CannedServer, Reply
 
