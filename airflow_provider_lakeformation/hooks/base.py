@@ -367,7 +367,7 @@ class LakeFormationBaseHook(BaseHook):
         """Send ``call`` once (no retries) and ``parse`` the reply.
 
         :param call: the request.
-        :param parse: checks the reply and reads its body (one of the ``parse_*`` functions).
+        :param parse: checks the reply and reads its body (an endpoint's parser).
         :return: what ``parse`` returns.
         :raises LakeFormationError: the mapped transport or API error.
         """

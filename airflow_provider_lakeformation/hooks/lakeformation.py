@@ -1,5 +1,7 @@
 """Hook for Huawei Cloud LakeFormation jobs: the sync :class:`LakeFormationHook` (operators) and the
-async :class:`AsyncLakeFormationClient` (trigger), sharing settings, auth, retries and parsing.
+async :class:`AsyncLakeFormationClient` (trigger). Each API operation is declared once here as an
+:class:`~._wire.Endpoint` (method, path, reply parser); the methods of both call it through the
+transport's ``send`` (:mod:`.base`, which knows no endpoint).
 
 Decisions where the vendor docs are silent (see also ``_settings``/``_retry``):
 
@@ -20,7 +22,7 @@ Decisions where the vendor docs are silent (see also ``_settings``/``_retry``):
   permission problem and is raised at once).
 * **Listing.** The API's ``offset`` stops at 1000: :meth:`LakeFormationHook.iter_jobs` (and
   :meth:`AsyncLakeFormationClient.iter_jobs`) cannot reach jobs past offset 1000 + page_size and
-  logs a warning when it had to stop there. Both page by the rules of :class:`JobPager`: every job
+  logs a warning when it had to stop there. Both page by the rules of :class:`~._paging.JobPager`: every job
   once (by id), stop at the first page that brings no job not seen yet (a server repeating a page or
   overstating ``total``), and refuse a page with more jobs than were asked for.
 * **Console URL.** For ``*.myhuaweicloud.com`` endpoints the best-known console address
