@@ -10,8 +10,9 @@ whoever started it (Airflow, the console, LakeFormation's own scheduler).
 
 Guarantees (details and polling cost in docs/lineage.md):
 
-* no event for a run that finished before the watcher was first deployed (the first poll records
-  every finished run it sees as already known);
+* no event for a run that finished before the watcher was first deployed (the first poll marks
+  every watched job's current run as handled: older runs are never reported; a run still going
+  then is reported when it ends);
 * one event per finished run whose final status is in ``statuses`` (``SUCCESS`` by default), also
   across triggerer restarts and re-creation of the trigger: the runs already reported are kept in
   the watched asset's state store (Airflow 3.3+), written a hand-off delay after the event left the
