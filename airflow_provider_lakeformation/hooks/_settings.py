@@ -10,6 +10,7 @@ Credentials are ``SecretStr``: never shown by ``repr``/``str``/``model_dump_json
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -315,17 +316,37 @@ def _iam_endpoint(
     return _url("iam_endpoint", iam_endpoint, problems)
 
 
+def _is_loopback(url: str) -> bool:
+    """Whether ``url`` names this machine (``localhost``, 127.0.0.0/8, ``::1``): traffic that never
+    leaves it."""
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _check_iam_transport(
     endpoint: str | None, iam_endpoint: str | None, allow_insecure: Any, problems: list[str]
 ) -> None:
-    """An ``http://`` IAM endpoint (the IAM password in clear) next to an HTTPS API host is refused
-    unless the connection sets ``allow_insecure_transport``."""
+    """An ``http://`` IAM endpoint (the IAM password in clear) is refused next to an HTTPS API host,
+    and anywhere but on this machine (loopback: the emulator), unless the connection sets
+    ``allow_insecure_transport``."""
     if not endpoint or not iam_endpoint or allow_insecure is True:
         return
-    if urlsplit(endpoint).scheme == "https" and urlsplit(iam_endpoint).scheme == "http":
+    if urlsplit(iam_endpoint).scheme != "http":
+        return
+    if urlsplit(endpoint).scheme == "https":
         problems.append(
             "iam_endpoint: plain http while the API host is https would send the IAM password in "
             "clear; use https (or set the extra allow_insecure_transport=true for a test endpoint)"
+        )
+    elif not _is_loopback(iam_endpoint):
+        problems.append(
+            "iam_endpoint: plain http to a host other than this machine would send the IAM password "
+            "in clear; use https (or set the extra allow_insecure_transport=true for a test endpoint)"
         )
 
 

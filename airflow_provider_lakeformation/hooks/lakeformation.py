@@ -1,5 +1,7 @@
 """Hook for Huawei Cloud LakeFormation jobs: the sync :class:`LakeFormationHook` (operators) and the
-async :class:`AsyncLakeFormationClient` (trigger), sharing settings, auth, retries and parsing.
+async :class:`AsyncLakeFormationClient` (trigger). Each API operation is declared once here as an
+:class:`~._wire.Endpoint` (method, path, reply parser); the methods of both call it through the
+transport's ``send`` (:mod:`.base`, which knows no endpoint).
 
 Decisions where the vendor docs are silent (see also ``_settings``/``_retry``):
 
@@ -20,7 +22,7 @@ Decisions where the vendor docs are silent (see also ``_settings``/``_retry``):
   permission problem and is raised at once).
 * **Listing.** The API's ``offset`` stops at 1000: :meth:`LakeFormationHook.iter_jobs` (and
   :meth:`AsyncLakeFormationClient.iter_jobs`) cannot reach jobs past offset 1000 + page_size and
-  logs a warning when it had to stop there. Both page by the rules of :class:`JobPager`: every job
+  logs a warning when it had to stop there. Both page by the rules of :class:`~._paging.JobPager`: every job
   once (by id), stop at the first page that brings no job not seen yet (a server repeating a page or
   overstating ``total``), and refuse a page with more jobs than were asked for.
 * **Console URL.** For ``*.myhuaweicloud.com`` endpoints the best-known console address
@@ -38,33 +40,29 @@ from urllib.parse import quote
 from pydantic import ValidationError
 
 from airflow_provider_lakeformation.exceptions import (
-    LakeFormationApiError,
-    LakeFormationAuthError,
     LakeFormationBadRequestError,
-    LakeFormationConnectionError,
     LakeFormationError,
     LakeFormationNotFoundError,
-    LakeFormationResponseError,
     LakeFormationSpecError,
     shown,
 )
-from airflow_provider_lakeformation.hooks._retry import is_ambiguous, quick_policy, retry_sync
-from airflow_provider_lakeformation.hooks._settings import AuthType, ConnectionSettings, RetrySettings
-from airflow_provider_lakeformation.hooks.base import (
-    Call,
-    LakeFormationBaseAsyncClient,
-    LakeFormationBaseHook,
-    QueryValue,
-    build_call,
-    job_call,
-    parse_job,
-    parse_job_status,
-    parse_model,
-    parse_nothing,
-    parse_page,
+from airflow_provider_lakeformation.hooks._connection import (
+    connection_form_widgets,
+    connection_verdict,
+    ui_field_behaviour,
 )
+from airflow_provider_lakeformation.hooks._paging import JobPager
+from airflow_provider_lakeformation.hooks._replies import (
+    ModelReply,
+    parse_nothing,
+    read_json,
+    response_error,
+)
+from airflow_provider_lakeformation.hooks._retry import is_ambiguous, retry_sync
+from airflow_provider_lakeformation.hooks._settings import AuthType, ConnectionSettings, RetrySettings
+from airflow_provider_lakeformation.hooks._wire import Call, Endpoint, QueryValue, RawResponse
+from airflow_provider_lakeformation.hooks.base import LakeFormationBaseAsyncClient, LakeFormationBaseHook
 from airflow_provider_lakeformation.models.arguments import (
-    MAX_LIST_OFFSET,
     check_page,
     create_request,
     job_id_arg,
@@ -92,6 +90,7 @@ from airflow_provider_lakeformation.models.status import (
     SUCCESSFUL_STATUSES,
     TERMINAL_STATUSES,
     JobStatus,
+    parse_status,
 )
 
 # The hook module's public names: the hook, its async client, the settings types its arguments
@@ -111,23 +110,113 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_JOBS = "/v1/{project_id}/instances/{instance_id}/lf-jobs"
-#: Every LakeFormation API endpoint the hook calls, as (method, path template) -> hook method. A test
-#: checks this against the emulator's routes, so a new route needs a hook method (and a test).
+# ------------------------------------------------------------------------- reply parsers
+# A reply holding one model is read by ``ModelReply(Model)`` (``hooks._replies``: status, JSON, error
+# bodies, validation); a reply read another way has its own named parser here.
+
+
+def parse_job_status(call: Call, resp: RawResponse) -> JobStatus:
+    """The status of a job from a get-job response (``status`` as a string or ``{"status": ...}``),
+    without validating the rest of the job: a plain lookup, cheap enough for thousands of polls a
+    second.
+
+    :param call: the request.
+    :param resp: its reply.
+    :return: the status.
+    :raises LakeFormationApiError: a non-2xx reply.
+    :raises LakeFormationResponseError: no readable status in a 2xx reply.
+    """
+    data = read_json(call, resp)
+    if "status" not in data:
+        raise response_error(call, resp, "status: Field required")
+    try:
+        return parse_status(data["status"])
+    except ValueError as exc:
+        raise response_error(call, resp, f"status: {exc}") from None
+
+
+# ----------------------------------------------------------------------------- endpoints
+# One declaration per API operation (method, path under /v1/{project_id}, reply parser, hook
+# method); the sync hook and the async client both call it through ``send``.
+
+_JOBS = "instances/{instance_id}/lf-jobs"
+_JOB = _JOBS + "/{job_id}"
+
+CREATE_JOB = Endpoint("POST", _JOBS, ModelReply(Job), "create_job")
+LIST_JOBS = Endpoint("GET", _JOBS, ModelReply(JobPage), "list_jobs")
+GET_JOB = Endpoint("GET", _JOB, ModelReply(Job), "get_job")
+#: The same route as :data:`GET_JOB`, reading only the status (a second view: not in ENDPOINTS).
+GET_JOB_STATUS = Endpoint("GET", _JOB, parse_job_status)
+UPDATE_JOB = Endpoint("PUT", _JOB, ModelReply(Job), "update_job")
+DELETE_JOB = Endpoint("DELETE", _JOB, parse_nothing, "delete_job")
+START_JOB = Endpoint("POST", _JOB + "/start", parse_nothing, "start_job")
+STOP_JOB = Endpoint("POST", _JOB + "/stop", parse_nothing, "stop_job")
+GET_JOB_LOG = Endpoint("GET", _JOB + "/log", ModelReply(JobLog), "get_job_log")
+LIST_JOB_HISTORY = Endpoint("GET", _JOB + "/history", ModelReply(JobPage), "list_job_history")
+LIST_INSTANCES = Endpoint("GET", "instances", ModelReply(InstancePage), "list_instances")
+GET_INSTANCE = Endpoint("GET", "instances/{instance_id}", ModelReply(Instance), "get_instance")
+
+_DECLARED: tuple[Endpoint[Any], ...] = (
+    CREATE_JOB,
+    LIST_JOBS,
+    GET_JOB,
+    UPDATE_JOB,
+    DELETE_JOB,
+    START_JOB,
+    STOP_JOB,
+    GET_JOB_LOG,
+    LIST_JOB_HISTORY,
+    LIST_INSTANCES,
+    GET_INSTANCE,
+)
+#: Every LakeFormation API endpoint the hook calls, as (method, path template) -> hook method (from
+#: the declarations above, plus the console page whose URL the hook builds). A test checks this
+#: against the emulator's routes, so a new route needs a declaration, a hook method and a test.
 ENDPOINTS: dict[tuple[str, str], str] = {
-    ("POST", _JOBS): "create_job",
-    ("GET", _JOBS): "list_jobs",
-    ("GET", _JOBS + "/{job_id}"): "get_job",
-    ("PUT", _JOBS + "/{job_id}"): "update_job",
-    ("DELETE", _JOBS + "/{job_id}"): "delete_job",
-    ("POST", _JOBS + "/{job_id}/start"): "start_job",
-    ("POST", _JOBS + "/{job_id}/stop"): "stop_job",
-    ("GET", _JOBS + "/{job_id}/log"): "get_job_log",
-    ("GET", _JOBS + "/{job_id}/history"): "list_job_history",
-    ("GET", "/v1/{project_id}/instances"): "list_instances",
-    ("GET", "/v1/{project_id}/instances/{instance_id}"): "get_instance",
+    **{(e.method, e.route): e.hook_method for e in _DECLARED},
     ("GET", "/console/jobs/{job_id}"): "job_console_url",
 }
+
+
+def jobs_query(
+    job_type: JobType | str,
+    name_pattern: str | None,
+    status: JobStatus | str | None,
+    offset: int,
+    limit: int,
+) -> dict[str, QueryValue]:
+    """The query of :data:`LIST_JOBS`, its arguments checked (sync and async alike).
+
+    :param job_type: jobs of this type (required by the API).
+    :param name_pattern: only names containing this text.
+    :param status: only jobs in this status.
+    :param offset: index of the first job, 0..1000.
+    :param limit: page size, 1..1000.
+    :return: the query.
+    :raises LakeFormationSpecError: an argument is invalid.
+    """
+    check_page(offset, limit)
+    return {
+        "type": job_type_arg(job_type).value,
+        "name_pattern": name_pattern or None,
+        "status": status_arg(status),
+        "offset": offset,
+        "limit": limit,
+    }
+
+
+def history_query(status: JobStatus | str | None, offset: int, limit: int) -> dict[str, QueryValue]:
+    """The query of :data:`LIST_JOB_HISTORY`, its arguments checked (sync and async alike).
+
+    :param status: only runs that ended in this status.
+    :param offset: index of the first run, 0..1000.
+    :param limit: page size, 1..1000.
+    :return: the query.
+    :raises LakeFormationSpecError: an argument is invalid.
+    """
+    check_page(offset, limit)
+    return {"status": status_arg(status), "offset": offset, "limit": limit}
+
 
 #: Best-known console address of a job on Huawei Cloud.
 CONSOLE_URL = (
@@ -179,83 +268,6 @@ def _not_running(job_id: str, status: JobStatus | None, exc: LakeFormationBadReq
     return True
 
 
-class JobPager:
-    """The paging rules of ``GET /lf-jobs``, one home for the sync and the async ``iter_jobs``.
-
-    Feed it each page with :meth:`take`; it returns the jobs not seen before and says when to stop:
-
-    * every job once: a job id already returned is dropped (a server that repeats a page, or lists
-      a job twice, yields no duplicates);
-    * stop at the end (an empty page, or ``total`` reached), at the first page that brings no new
-      job (a server that repeats a page or overstates ``total`` costs one more request, not 1,000),
-      and past the API's largest offset (:data:`MAX_LIST_OFFSET`, with a warning);
-    * a page with more jobs than asked for is refused (:class:`LakeFormationResponseError`).
-
-    :param page_size: the ``limit`` sent with every request.
-    """
-
-    def __init__(self, page_size: int) -> None:
-        check_page(0, page_size)
-        self.page_size = page_size
-        self.offset = 0
-        self.done = False
-        self._seen: set[str] = set()
-
-    def take(self, page: JobPage) -> list[Job]:
-        """The jobs of ``page`` not returned before, in page order; sets :attr:`done` when paging ends.
-
-        :param page: the page read at :attr:`offset`.
-        :return: the new jobs.
-        :raises LakeFormationResponseError: the page has more jobs than :attr:`page_size`.
-        """
-        if len(page.jobs) > self.page_size:
-            self.done = True
-            raise LakeFormationResponseError(
-                f"LakeFormation sent a page of {len(page.jobs)} jobs when {self.page_size} were asked "
-                "for: refused (the reply does not follow the API)"
-            )
-        new: list[Job] = []
-        for job in page.jobs:
-            if job.id not in self._seen:
-                self._seen.add(job.id)
-                new.append(job)
-        self.offset += len(page.jobs)
-        self.done = not new or self.offset >= page.total
-        if not self.done and self.offset > MAX_LIST_OFFSET:
-            log.warning(
-                "LakeFormation lists %d matching jobs but its API cannot page beyond offset %d: "
-                "only the first %d were read (narrow name_pattern/status to see the rest)",
-                page.total,
-                MAX_LIST_OFFSET,
-                self.offset,
-            )
-            self.done = True
-        return new
-
-
-def _reply_facts(exc: LakeFormationApiError) -> str:
-    """``HTTP 403, error_code X: error_msg (request_id R)``: the reply in one line."""
-    code = f", error_code {exc.error_code}" if exc.error_code else ""
-    msg = f": {exc.error_msg}" if exc.error_msg else ""
-    return f"HTTP {exc.status_code}{code}{msg} (request_id {exc.request_id or 'unknown'})"
-
-
-def _auth_verdict(s: ConnectionSettings, exc: LakeFormationAuthError) -> str:
-    """A rejected signature or token told apart from a permission problem (by the error code)."""
-    if not exc.credentials_rejected:
-        return (
-            f"LakeFormation at {s.endpoint} accepted the credentials, but they lack permission to read "
-            f"instance {s.instance_id}: grant the user LakeFormation access"
-        )
-    if s.auth_type is AuthType.AKSK:
-        return (
-            f"LakeFormation at {s.endpoint} rejected the AK/SK signature: check that the SK belongs to "
-            "the AK (and the security token of a temporary AK/SK)"
-        )
-    what = "IAM user's token" if s.auth_type is AuthType.IAM else "token"
-    return f"LakeFormation at {s.endpoint} rejected the {what}: check it is valid and not expired"
-
-
 class LakeFormationHook(LakeFormationBaseHook):
     """Talk to the LakeFormation job API of one instance: one method per endpoint.
 
@@ -298,7 +310,7 @@ class LakeFormationHook(LakeFormationBaseHook):
                 )
             return job
 
-        job = self.execute(job_call(s, "POST", body=request.to_wire()), parse_job, reconcile=reconcile)
+        job = self.send(CREATE_JOB, body=request.to_wire(), reconcile=reconcile)
         log.info("Created LakeFormation job %s (%s)", shown(job.id), request.name)
         return job
 
@@ -310,7 +322,7 @@ class LakeFormationHook(LakeFormationBaseHook):
         :raises LakeFormationNotFoundError: no such job.
         :raises LakeFormationApiError: any other refusal.
         """
-        return self.execute(job_call(self.settings, "GET", job_id_arg(job_id)), parse_job)
+        return self.send(GET_JOB, job_id=job_id_arg(job_id))
 
     def get_job_status(self, job_id: str) -> JobStatus:
         """The job's status, reading only ``status`` (string or ``{"status": ...}`` on the wire).
@@ -319,7 +331,7 @@ class LakeFormationHook(LakeFormationBaseHook):
         :return: its status.
         :raises LakeFormationApiError: the service refused the request.
         """
-        return self.execute(job_call(self.settings, "GET", job_id_arg(job_id)), parse_job_status)
+        return self.send(GET_JOB_STATUS, job_id=job_id_arg(job_id))
 
     def list_jobs(
         self,
@@ -329,6 +341,7 @@ class LakeFormationHook(LakeFormationBaseHook):
         status: JobStatus | str | None = None,
         offset: int = 0,
         limit: int = 10,
+        retry: RetrySettings | None = None,
     ) -> JobPage:
         """One page of ``GET /lf-jobs``.
 
@@ -337,18 +350,12 @@ class LakeFormationHook(LakeFormationBaseHook):
         :param status: only jobs in this status.
         :param offset: index of the first job, 0..1000.
         :param limit: page size, 1..1000.
+        :param retry: a policy other than the connection's.
         :return: the page (``total`` and ``jobs``).
         :raises LakeFormationSpecError: an argument is invalid (before any HTTP call).
         """
-        check_page(offset, limit)
-        query: dict[str, QueryValue] = {
-            "type": job_type_arg(job_type).value,
-            "name_pattern": name_pattern or None,
-            "status": status_arg(status),
-            "offset": offset,
-            "limit": limit,
-        }
-        return self.execute(job_call(self.settings, "GET", query=query), parse_page)
+        query = jobs_query(job_type, name_pattern, status, offset, limit)
+        return self.send(LIST_JOBS, query=query, retry=retry)
 
     def iter_jobs(
         self,
@@ -391,13 +398,8 @@ class LakeFormationHook(LakeFormationBaseHook):
         def fetch(offset: int) -> JobPage:
             if not single_attempt:
                 return self.list_jobs(job_type, name_pattern=name, offset=offset, limit=100)
-            query: dict[str, QueryValue] = {
-                "type": job_type.value,
-                "name_pattern": name,
-                "offset": offset,
-                "limit": 100,
-            }
-            return self.attempt(job_call(s, "GET", query=query), parse_page)
+            query = jobs_query(job_type, name, None, offset, 100)
+            return self.attempt(LIST_JOBS.call(s, query=query), LIST_JOBS.parse)
 
         return next((job for job in self._iter_jobs(fetch, JobPager(100)) if job.name == name), None)
 
@@ -473,7 +475,7 @@ class LakeFormationHook(LakeFormationBaseHook):
         )
         if wanted is not None:
             parameter_blocks(request.parameter, wanted, log)
-        return self.execute(job_call(self.settings, "PUT", job_id, body=request.to_wire()), parse_job)
+        return self.send(UPDATE_JOB, body=request.to_wire(), job_id=job_id)
 
     def delete_job(self, job_id: str) -> None:
         """Delete a job (``DELETE /lf-jobs/{job_id}``; a SUBMITTED/RUNNING job must be stopped
@@ -484,13 +486,13 @@ class LakeFormationHook(LakeFormationBaseHook):
         :raises LakeFormationBadRequestError: the job is running.
         """
         s = self.settings
-        call = job_call(s, "DELETE", job_id_arg(job_id))
+        call = DELETE_JOB.call(s, job_id=job_id_arg(job_id))
         ambiguous = False
 
         def attempt() -> bool:
             nonlocal ambiguous
             try:
-                return self.attempt(call, parse_nothing)
+                return self.attempt(call, DELETE_JOB.parse)
             except LakeFormationNotFoundError:
                 if ambiguous:
                     log.info("LakeFormation job %s is gone: the earlier delete attempt went through", job_id)
@@ -518,10 +520,10 @@ class LakeFormationHook(LakeFormationBaseHook):
         query = _start_query(mode, cascade)
         s = self.settings
         before = self.get_job(job_id)
-        read = job_call(s, "GET", job_id)
+        read = GET_JOB.call(s, job_id=job_id)
 
         def reconcile() -> bool | None:
-            now = self.attempt(read, parse_job)
+            now = self.attempt(read, GET_JOB.parse)
             if not started_since(before, now):
                 return None
             log.warning(
@@ -534,7 +536,7 @@ class LakeFormationHook(LakeFormationBaseHook):
             )
             return True
 
-        self.execute(job_call(s, "POST", job_id, "start", query=query), parse_nothing, reconcile=reconcile)
+        self.send(START_JOB, query=query, reconcile=reconcile, job_id=job_id)
         log.debug("Start of LakeFormation job %s accepted", job_id)  # callers log the run's facts
 
     def stop_job(self, job_id: str) -> None:
@@ -546,7 +548,7 @@ class LakeFormationHook(LakeFormationBaseHook):
         """
         job_id = job_id_arg(job_id)
         try:
-            self.execute(job_call(self.settings, "POST", job_id, "stop"), parse_nothing)
+            self.send(STOP_JOB, job_id=job_id)
         except LakeFormationBadRequestError as exc:
             try:
                 status = self.get_job(job_id).status
@@ -562,8 +564,7 @@ class LakeFormationHook(LakeFormationBaseHook):
         :return: the log.
         :raises LakeFormationApiError: the service refused the request.
         """
-        call = job_call(self.settings, "GET", job_id_arg(job_id), "log")
-        return self.execute(call, lambda c, r: parse_model(c, r, JobLog))
+        return self.send(GET_JOB_LOG, job_id=job_id_arg(job_id))
 
     def list_job_history(
         self,
@@ -582,10 +583,8 @@ class LakeFormationHook(LakeFormationBaseHook):
         :return: the page of runs.
         :raises LakeFormationSpecError: an argument is invalid (before any HTTP call).
         """
-        check_page(offset, limit)
-        query: dict[str, QueryValue] = {"status": status_arg(status), "offset": offset, "limit": limit}
-        return self.execute(
-            job_call(self.settings, "GET", job_id_arg(job_id), "history", query=query), parse_page
+        return self.send(
+            LIST_JOB_HISTORY, query=history_query(status, offset, limit), job_id=job_id_arg(job_id)
         )
 
     # ------------------------------------------------------------------ instances
@@ -600,9 +599,7 @@ class LakeFormationHook(LakeFormationBaseHook):
         :raises LakeFormationSpecError: an argument is invalid (before any HTTP call).
         """
         check_page(offset, limit)
-        query: dict[str, QueryValue] = {"name": name or None, "offset": offset, "limit": limit}
-        call = build_call("GET", self.settings.api_root, ["instances"], query)
-        return self.execute(call, lambda c, r: parse_model(c, r, InstancePage))
+        return self.send(LIST_INSTANCES, query={"name": name or None, "offset": offset, "limit": limit})
 
     def get_instance(self, instance_id: str | None = None, *, retry: RetrySettings | None = None) -> Instance:
         """One instance (``GET /v1/{project_id}/instances/{instance_id}``).
@@ -615,59 +612,16 @@ class LakeFormationHook(LakeFormationBaseHook):
         """
         s = self.settings
         wanted = s.instance_id if instance_id is None else path_segment_arg("instance_id", instance_id)
-        call = build_call("GET", s.api_root, ["instances", wanted])
-        return self.execute(call, lambda c, r: parse_model(c, r, Instance), retry=retry)
+        return self.send(GET_INSTANCE, retry=retry, instance_id=wanted)
 
     # ------------------------------------------------------------------ misc
-
-    def _jobs_api_answers(self, s: ConnectionSettings, quick: RetrySettings) -> bool:
-        try:
-            call = job_call(s, "GET", query={"type": JobType.METADATA_MIGRATION.value, "limit": 1})
-            self.execute(call, parse_page, retry=quick)
-        except Exception:
-            return False
-        return True
 
     def test_connection(self) -> tuple[bool, str]:
         """Check the settings and reach the instance (falling back to listing jobs); never raises.
 
-        The messages name no connection id: in the UI, Airflow tests a copy of the connection
-        under a temporary id the user never saw. A failure reads in one or two lines: what is
-        wrong, then the service's status, error code, message and request id.
-
-        :return: ``(ok, message)`` for the Airflow UI's "Test" button.
+        :return: ``(ok, message)`` for the Airflow UI's "Test" button (see ``hooks._connection``).
         """
-        try:
-            s = self.settings
-            quick = quick_policy(s.retry)
-            instance = self.get_instance(retry=quick)
-        except LakeFormationSpecError as exc:
-            return False, "Invalid connection: " + "; ".join(exc.problems)
-        except LakeFormationNotFoundError as exc:
-            if not self._jobs_api_answers(s, quick):
-                return False, (
-                    f"LakeFormation instance {s.instance_id} not found at {s.endpoint}: check project_id "
-                    f"and instance_id.\n{_reply_facts(exc)}"
-                )
-            return True, (
-                f"Connected to LakeFormation at {s.endpoint}: the jobs API of instance {s.instance_id} "
-                "answers (the instance itself could not be read)"
-            )
-        except LakeFormationAuthError as exc:
-            return False, f"{_auth_verdict(s, exc)}.\n{_reply_facts(exc)}"
-        except LakeFormationApiError as exc:
-            return False, f"LakeFormation at {s.endpoint} refused the request.\n{_reply_facts(exc)}"
-        except LakeFormationConnectionError as exc:
-            return False, f"Could not reach LakeFormation at {s.endpoint}: {exc}"
-        except Exception as exc:
-            return False, f"LakeFormation connection test failed: {type(exc).__name__}: {exc}"
-        if instance.status and instance.status.upper() != "RUNNING":
-            return (
-                False,
-                f"LakeFormation instance {instance.id} is {instance.status}, not RUNNING: it cannot run jobs",
-            )
-        label = f" ({instance.name})" if instance.name else ""
-        return True, f"Connected to LakeFormation instance {instance.id}{label} at {s.endpoint}"
+        return connection_verdict(self)
 
     def job_console_url(self, job_id: str, run: str | int | None = None) -> str:
         """Where a person can see the job: the Huawei Cloud console for ``*.myhuaweicloud.com``
@@ -693,9 +647,7 @@ class LakeFormationHook(LakeFormationBaseHook):
 
         :return: hidden fields, relabeling and placeholders.
         """
-        from airflow_provider_lakeformation.get_provider_info import UI_FIELD_BEHAVIOUR
-
-        return {key.replace("-", "_"): value for key, value in UI_FIELD_BEHAVIOUR.items()}
+        return ui_field_behaviour()
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
@@ -704,26 +656,7 @@ class LakeFormationHook(LakeFormationBaseHook):
 
         :return: the widgets by extra-field name.
         """
-        from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
-        from flask_babel import lazy_gettext
-        from wtforms import IntegerField, PasswordField, StringField
-
-        from airflow_provider_lakeformation.get_provider_info import CONN_FIELDS, TEXT_FIELD_HINTS
-
-        widgets: dict[str, Any] = {}
-        for name, field in CONN_FIELDS.items():
-            schema = field.get("schema", {})
-            types = schema.get("type", "string")
-            types = [types] if isinstance(types, str) else list(types)
-            label = lazy_gettext(field["label"])
-            description = TEXT_FIELD_HINTS.get(name, field.get("description"))
-            if field.get("sensitive") or schema.get("format") == "password":
-                widgets[name] = PasswordField(label, widget=BS3PasswordFieldWidget(), description=description)
-            elif "integer" in types:
-                widgets[name] = IntegerField(label, widget=BS3TextFieldWidget(), description=description)
-            else:
-                widgets[name] = StringField(label, widget=BS3TextFieldWidget(), description=description)
-        return widgets
+        return connection_form_widgets()
 
 
 class AsyncLakeFormationClient(LakeFormationBaseAsyncClient):
@@ -745,7 +678,7 @@ class AsyncLakeFormationClient(LakeFormationBaseAsyncClient):
         :param job_id: the job.
         :return: the job.
         """
-        return await self.execute(job_call(self.settings, "GET", job_id_arg(job_id)), parse_job)
+        return await self.send(GET_JOB, job_id=job_id_arg(job_id))
 
     async def get_job_status(self, job_id: str) -> JobStatus:
         """The job's status (reads only ``status`` from the body: cheap enough to poll often).
@@ -755,9 +688,9 @@ class AsyncLakeFormationClient(LakeFormationBaseAsyncClient):
         """
         call = self._status_call
         if call is None or self._status_job != job_id:
-            call = self._status_call = job_call(self.settings, "GET", job_id_arg(job_id))
+            call = self._status_call = GET_JOB_STATUS.call(self.settings, job_id=job_id_arg(job_id))
             self._status_job = job_id
-        return await self.execute(call, parse_job_status)
+        return await self.execute(call, GET_JOB_STATUS.parse)
 
     async def get_job_log(self, job_id: str) -> JobLog:
         """See :meth:`LakeFormationHook.get_job_log`.
@@ -765,8 +698,7 @@ class AsyncLakeFormationClient(LakeFormationBaseAsyncClient):
         :param job_id: the job.
         :return: the log.
         """
-        call = job_call(self.settings, "GET", job_id_arg(job_id), "log")
-        return await self.execute(call, lambda c, r: parse_model(c, r, JobLog))
+        return await self.send(GET_JOB_LOG, job_id=job_id_arg(job_id))
 
     async def list_jobs(
         self, job_type: JobType | str, *, name_pattern: str | None = None, offset: int = 0, limit: int = 100
@@ -779,14 +711,7 @@ class AsyncLakeFormationClient(LakeFormationBaseAsyncClient):
         :param limit: page size, 1..1000.
         :return: the page (``total`` and ``jobs``).
         """
-        check_page(offset, limit)
-        query: dict[str, QueryValue] = {
-            "type": job_type_arg(job_type).value,
-            "name_pattern": name_pattern or None,
-            "offset": offset,
-            "limit": limit,
-        }
-        return await self.execute(job_call(self.settings, "GET", query=query), parse_page)
+        return await self.send(LIST_JOBS, query=jobs_query(job_type, name_pattern, None, offset, limit))
 
     def iter_jobs(
         self, job_type: JobType | str, *, name_pattern: str | None = None, page_size: int = 100
@@ -820,10 +745,8 @@ class AsyncLakeFormationClient(LakeFormationBaseAsyncClient):
         :param limit: page size, 1..1000.
         :return: the page of runs.
         """
-        check_page(offset, limit)
-        query: dict[str, QueryValue] = {"offset": offset, "limit": limit}
-        call = job_call(self.settings, "GET", job_id_arg(job_id), "history", query=query)
-        return await self.execute(call, parse_page)
+        query = history_query(None, offset, limit)
+        return await self.send(LIST_JOB_HISTORY, query=query, job_id=job_id_arg(job_id))
 
     async def stop_job(self, job_id: str) -> None:
         """See :meth:`LakeFormationHook.stop_job`.
@@ -833,7 +756,7 @@ class AsyncLakeFormationClient(LakeFormationBaseAsyncClient):
         """
         job_id = job_id_arg(job_id)
         try:
-            await self.execute(job_call(self.settings, "POST", job_id, "stop"), parse_nothing)
+            await self.send(STOP_JOB, job_id=job_id)
         except LakeFormationBadRequestError as exc:
             try:
                 status = await self.get_job_status(job_id)

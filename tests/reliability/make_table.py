@@ -142,10 +142,12 @@ SECTIONS: dict[str, tuple[str, str, list[tuple[str, str]]]] = {
     "hardening": (
         "Hardening (hostile server, hostile input)",
         "A local server misbehaves on purpose: echoes every credential the client sent (headers and body) "
-        "in each place a reply carries text, inflates gzip bombs, drips the body one byte every 0.2 s, "
-        "answers 503 with `Retry-After: 10`, nests JSON 200,000 deep. *Peak RSS* is measured in a "
+        "in each place a reply carries text, inflates gzip bombs, drips the body one byte every 0.2 s or "
+        "the status line and headers one byte every 0.5 s, answers 503 with `Retry-After: 10` (or a "
+        "zero, negative or past one), nests JSON 200,000 deep. *Peak RSS* is measured in a "
         "subprocess (`ru_maxrss`) against the same call with a small reply (*baseline*); *s past deadline* "
-        "is how long after the trigger's `end_time` / the wait's timeout the result came; *requests* is "
+        "is how long after the trigger's `end_time` / the wait's timeout (or an attempt's bound) the result "
+        "came; *s between retries* is the shortest gap between two requests; *requests* is "
         "what the local server saw (0 = refused before any HTTP); *leaks* counts credential values found "
         "in the texts searched (exception text, repr and fields, sync and async, the trigger event, every "
         "log record); *warnings* is sync / async / trigger.",
@@ -155,6 +157,7 @@ SECTIONS: dict[str, tuple[str, str, list[tuple[str, str]]]] = {
             ("peak_rss_mb", "peak RSS MB"),
             ("baseline_rss_mb", "baseline RSS MB"),
             ("seconds_past", "s past deadline"),
+            ("wait_s", "s between retries"),
             ("warnings", "warnings"),
             ("requests", "requests"),
         ],
