@@ -45,6 +45,55 @@ def _escape(c: str) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
+#: Longest piece of server text (a status, a name, a time, one job-log line) quoted in a log line.
+SERVER_TEXT_CHARS = 200
+#: Longest ``error_msg`` / ``solution_msg`` of a reply quoted in an exception text.
+ERROR_TEXT_CHARS = 1000
+#: Longest job-log line, and the most of a job log's tail, written to the task log.
+LOG_LINE_CHARS = 2000
+LOG_TAIL_CHARS = 64 * 1024
+#: What starts every job-log line in the task log: a line from the server never starts a log line.
+LOG_LINE_PREFIX = "  | "
+
+
+def shown(value: object, limit: int = SERVER_TEXT_CHARS) -> str:
+    """THE form of server-provided text in a log line or a message: control characters escaped
+    (:func:`printable`) and cut to ``limit`` characters, saying how many more were not shown.
+
+    :param value: a status, name, time or line as the server sent it.
+    :param limit: the most characters of it to show.
+    :return: the safe text.
+    """
+    text = value if isinstance(value, str) else str(value)
+    if len(text) <= limit:
+        return printable(text)
+    return f"{printable(text[:limit])}... ({len(text) - limit} more characters not shown)"
+
+
+def shown_log(text: str, line_chars: int = LOG_LINE_CHARS, total_chars: int = LOG_TAIL_CHARS) -> str:
+    """A job log's tail as the task log shows it: each line :func:`shown` (escaped, cut to
+    ``line_chars``) after :data:`LOG_LINE_PREFIX`, and only the last lines that fit in
+    ``total_chars``, saying how many earlier ones were left out.
+
+    :param text: the tail as the server sent it.
+    :param line_chars: the most characters of one line.
+    :param total_chars: the most characters of the whole tail.
+    :return: the tail, one prefixed line per log line.
+    """
+    kept: list[str] = []
+    size = 0
+    lines = text.splitlines()
+    for line in reversed(lines):
+        entry = LOG_LINE_PREFIX + shown(line, line_chars)
+        if kept and size + len(entry) + 1 > total_chars - 64:  # room for the "not shown" line
+            break
+        kept.append(entry)
+        size += len(entry) + 1
+    if len(kept) < len(lines):
+        kept.append(f"{LOG_LINE_PREFIX}({len(lines) - len(kept)} earlier lines not shown)")
+    return "\n".join(reversed(kept))
+
+
 class LakeFormationError(AirflowException):
     """Base of every error of this provider."""
 
@@ -103,14 +152,14 @@ class LakeFormationApiError(LakeFormationError):
         if status_code is not None:
             parts.append(f"status: {status_code}")
         if error_code:
-            parts.append(f"error_code: {error_code}")
+            parts.append(f"error_code: {shown(error_code)}")
         if common_error_code and common_error_code != error_code:
-            parts.append(f"common_error_code: {common_error_code}")
+            parts.append(f"common_error_code: {shown(common_error_code)}")
         if error_msg:
-            parts.append(f"error_msg: {error_msg}")
+            parts.append(f"error_msg: {shown(error_msg, ERROR_TEXT_CHARS)}")
         if solution_msg:
-            parts.append(f"solution_msg: {solution_msg}")
-        parts.append(f"request_id: {request_id or 'unknown'}")
+            parts.append(f"solution_msg: {shown(solution_msg, ERROR_TEXT_CHARS)}")
+        parts.append(f"request_id: {shown(request_id or 'unknown')}")
         super().__init__(printable("; ".join(parts)))
 
     @property

@@ -102,7 +102,8 @@ CONN_FIELDS: dict[str, Any] = {
     "allow_insecure_transport": {
         "label": "Allow insecure transport",
         "schema": {"type": ["boolean", "null"], "default": False},
-        "description": "accept an http:// IAM endpoint next to an https API host (test setups only)",
+        "description": "accept an http:// IAM endpoint next to an https API host or on another machine "
+        "(test setups only)",
     },
     "max_response_bytes": {
         "label": "Max reply size (bytes)",
@@ -123,7 +124,7 @@ TEXT_FIELD_HINTS: dict[str, str] = {
     "verify": "true (default) or false. For a private CA keep true and set CA bundle path",
     "scheme": "https (default) or http; used when Endpoint URL is a bare host name (host + Port)",
     "allow_insecure_transport": "false (default) or true; true accepts an http:// IAM endpoint next to "
-    "an https API host (test setups only)",
+    "an https API host or on another machine (test setups only)",
 }
 
 #: Relabelled standard fields and their placeholders (Airflow applies placeholders to these only).

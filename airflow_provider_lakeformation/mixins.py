@@ -18,10 +18,19 @@ from airflow_provider_lakeformation.exceptions import (
     LakeFormationJobFailedError,
     LakeFormationJobNameError,
     LakeFormationTimeoutError,
+    shown,
+    shown_log,
 )
 from airflow_provider_lakeformation.hooks import DEFAULT_CONN_ID
 from airflow_provider_lakeformation.links.lakeformation import CONSOLE_URL_XCOM_KEY
-from airflow_provider_lakeformation.models.arguments import duration_arg, job_ref_arg, spec_error
+from airflow_provider_lakeformation.models.arguments import (
+    MAX_TRANSIENT_ERRORS,
+    count_arg,
+    duration_arg,
+    job_ref_arg,
+    spec_error,
+)
+from airflow_provider_lakeformation.models.redaction import redact_urls_in
 from airflow_provider_lakeformation.models.status import JobStatus, parse_status
 from airflow_provider_lakeformation.triggers.lakeformation import LakeFormationJobTrigger
 from airflow_provider_lakeformation.waiter import JobPoll, wait
@@ -60,7 +69,8 @@ ERROR_LINE_CHARS = 500
 def last_error_line(tail: str | None) -> str | None:
     """The last line of a job log's tail at an error level (else the last whose wording reports an
     error, else its last non-blank line),
-    control characters escaped and cut to :data:`ERROR_LINE_CHARS`, for an alert to quote.
+    control characters escaped and cut to :data:`ERROR_LINE_CHARS` (:func:`shown`), for an alert to
+    quote.
 
     :param tail: the end of the job log.
     :return: the line, or ``None`` for an empty log.
@@ -72,8 +82,7 @@ def last_error_line(tail: str | None) -> str | None:
         (ln for pattern in (_ERROR_LEVEL, _ERROR_WORDING) for ln in reversed(lines) if pattern.search(ln)),
         lines[-1],
     )
-    line = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in line)
-    return line if len(line) <= ERROR_LINE_CHARS else line[: ERROR_LINE_CHARS - 3] + "..."
+    return shown(line, ERROR_LINE_CHARS)
 
 
 def default_deferrable() -> bool:
@@ -88,6 +97,13 @@ def positive(value: float, what: str) -> float:
     seconds = duration_arg(what, value, allow_zero=False)
     assert seconds is not None
     return seconds
+
+
+def transient_budget(value: int) -> int:
+    """``max_transient_errors`` of an operator or the sensor: an integer from 0 to
+    :data:`~airflow_provider_lakeformation.models.arguments.MAX_TRANSIENT_ERRORS`, else
+    :class:`LakeFormationSpecError` naming it."""
+    return count_arg("max_transient_errors", value, 0, MAX_TRANSIENT_ERRORS)
 
 
 class LakeFormationOperatorMixin:
@@ -242,7 +258,7 @@ class LakeFormationPollMixin(LakeFormationOperatorMixin):
         deadline = None if timeout is None else started + timeout
         outcome = wait(
             poll,
-            lambda: self.hook.get_job_status(job_id),
+            self.hook.get_job_status,
             delay=lambda: self.poll_interval,
             remaining=lambda: None if deadline is None else deadline - time.monotonic(),
             read_first=initial is None,
@@ -263,19 +279,29 @@ class LakeFormationJobWaitMixin(LakeFormationPollMixin):
     """Waiting for a run (here or deferred) and judging it: the start operator and the sensor."""
 
     log_tail_lines: int
+    #: Seconds after the deferral before the trigger may resume the task (checked by
+    #: :func:`~airflow_provider_lakeformation.config.checked_min_deferral` in each ``__init__``).
+    min_deferral_seconds: float
 
     def log_tail(self, job_id: str) -> str | None:
-        """Print the last ``log_tail_lines`` lines of the job log in the task log and return them."""
+        """Print the last ``log_tail_lines`` lines of the job log in the task log (:func:`shown_log`:
+        escaped, each line cut and prefixed, the whole capped) and return them; either way every URL
+        in them has lost its credentials (:func:`redact_urls_in`)."""
         if self.log_tail_lines <= 0:
             return None
         try:
-            tail = self.hook.get_job_log(job_id).tail(self.log_tail_lines)
+            # a job log may echo the URLs of its spec, credentials included: never pass those on
+            tail = redact_urls_in(self.hook.get_job_log(job_id).tail(self.log_tail_lines))
         except LakeFormationError as err:
             self.log.warning("could not fetch the log of LakeFormation job %s: %s", job_id, err)
             return None
         if tail:
             self.log.info(
-                "last %d lines of the log of LakeFormation job %s:\n%s", self.log_tail_lines, job_id, tail
+                "last %d lines of the log of LakeFormation job %s (control characters escaped, long "
+                "lines cut):\n%s",
+                self.log_tail_lines,
+                job_id,
+                shown_log(tail),
             )
         else:
             self.log.info("the log of LakeFormation job %s is empty", job_id)
@@ -322,6 +348,7 @@ class LakeFormationJobWaitMixin(LakeFormationPollMixin):
             cancel_on_kill=cancel_on_kill,
             target_states=None if target_states is None else sorted(s.value for s in target_states),
             failure_states=None if failure_states is None else sorted(s.value for s in failure_states),
+            hold_until=time.time() + self.min_deferral_seconds if self.min_deferral_seconds else None,
         )
         self.defer(  # type: ignore[attr-defined]
             trigger=trigger,

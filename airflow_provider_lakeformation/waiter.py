@@ -1,17 +1,27 @@
-"""The one transient-error-tolerant poll loop, in a sync and an async form (like the Amazon
-provider's waiter ``wait`` / ``async_wait``): the operators' wait, the sensor and the trigger use it.
+"""The poll loops, and the only place of the package that sleeps between polls (besides the
+hook's retries in ``hooks/_retry.py``).
 
-A :class:`JobPoll` holds the state of one wait (status transitions, consecutive transient errors,
-success/failure sets); :func:`poll_once` / :func:`apoll_once` read the status once through it (the
-sensor pokes with it), and :func:`wait` / :func:`async_wait` repeat that until the status is decided
-or the time is up. No I/O of its own: the caller passes how to read the status and how to sleep.
+* The transient-error-tolerant status wait, in a sync and an async form (like the Amazon provider's
+  waiter ``wait`` / ``async_wait``): the operators' wait, the sensor and the job trigger use it. A
+  :class:`JobPoll` holds the state of one wait (status transitions, consecutive transient errors,
+  success/failure sets); :func:`poll_once` / :func:`apoll_once` read the status once through it (the
+  sensor pokes with it), and :func:`wait` / :func:`async_wait` repeat that until the status is
+  decided or the time is up.
+* The never-ending watch of the asset watcher (:func:`async_watch`): poll, hand the items over,
+  commit, pause by :class:`Backoff` (the poll interval with jitter; after failures longer, and never
+  shorter than a server's ``Retry-After``).
+
+Both take the status reader by name (``hook.get_job_status``, called with the job id), so the path
+of a status reads straight: the hook's ``get_job_status`` -> :meth:`JobPoll.judge` -> the caller.
 """
 
 from __future__ import annotations
 
 import asyncio
+import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Protocol, TypeVar
 
 from airflow_provider_lakeformation.exceptions import LakeFormationDeadlineError
 from airflow_provider_lakeformation.hooks.base import call_deadline
@@ -26,6 +36,35 @@ from airflow_provider_lakeformation.models.status import (
 
 MAX_SERVER_PAUSE = 600.0
 """The longest pause between two polls that a server's ``Retry-After`` can ask for."""
+JITTER = 0.1
+"""Each pause between polls is the interval +-10 %, so waits started together spread their polls."""
+MAX_BACKOFF_FACTOR = 10
+"""The longest pause of a failing watch, in multiples of its poll interval."""
+QUIET_FAILURES = 3
+"""Consecutive failed polls of a watch logged at WARNING; from the next one on, at ERROR."""
+
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
+
+def jittered(seconds: float) -> float:
+    """``seconds`` +-:data:`JITTER` (a fleet restarted together does not keep polling in lockstep).
+
+    :param seconds: the poll interval.
+    :return: the pause.
+    """
+    return seconds * (1.0 - JITTER + 2 * JITTER * random.random())
+
+
+def server_pause(err: BaseException) -> float:
+    """The pause a server asked for with ``Retry-After`` on ``err`` (at most
+    :data:`MAX_SERVER_PAUSE`), else 0.
+
+    :param err: the error of a failed read.
+    :return: seconds.
+    """
+    retry_after = getattr(err, "retry_after", None)
+    return min(float(retry_after), MAX_SERVER_PAUSE) if retry_after else 0.0
 
 
 class JobPoll:
@@ -97,8 +136,7 @@ class JobPoll:
         :raises Exception: ``err`` itself, after ``max_transient_errors`` in a row.
         """
         self.transient += 1
-        retry_after = getattr(err, "retry_after", None)
-        self.server_pause = min(float(retry_after), MAX_SERVER_PAUSE) if retry_after else 0.0
+        self.server_pause = server_pause(err)
         if self.gave_up:
             raise err
         self.log.warning(
@@ -111,12 +149,12 @@ class JobPoll:
 
 
 def poll_once(
-    poll: JobPoll, read_status: Callable[[], JobStatus], seconds_left: float | None = None
+    poll: JobPoll, read_status: Callable[[str], JobStatus], seconds_left: float | None = None
 ) -> Outcome | None:
     """Read the status once; ``None`` while undecided (a tolerated transient error included).
 
     :param poll: the wait's state.
-    :param read_status: reads the job's status (e.g. ``hook.get_job_status``).
+    :param read_status: reads the status of the job ``poll.job_id`` (``hook.get_job_status``).
     :param seconds_left: the wait's time left: the read (its retries and ``Retry-After`` waits
         included) ends by then (``None``: no limit).
     :return: ``"success"``, ``"error"`` or ``None``; the status read is ``poll.last``.
@@ -124,7 +162,7 @@ def poll_once(
     """
     try:
         with call_deadline(seconds_left):
-            status = read_status()
+            status = read_status(poll.job_id)
     except LakeFormationDeadlineError:
         return None  # the wait's time is up: the caller reports its timeout
     except TRANSIENT_ERRORS as err:
@@ -134,12 +172,12 @@ def poll_once(
 
 
 async def apoll_once(
-    poll: JobPoll, read_status: Callable[[], Awaitable[JobStatus]], seconds_left: float | None = None
+    poll: JobPoll, read_status: Callable[[str], Awaitable[JobStatus]], seconds_left: float | None = None
 ) -> Outcome | None:
     """:func:`poll_once` with an async ``read_status``."""
     try:
         with call_deadline(seconds_left):
-            status = await read_status()
+            status = await read_status(poll.job_id)
     except LakeFormationDeadlineError:
         return None
     except TRANSIENT_ERRORS as err:
@@ -160,7 +198,7 @@ def _pause(poll: JobPoll, delay: Callable[[], float], remaining: Callable[[], fl
 
 def wait(
     poll: JobPoll,
-    read_status: Callable[[], JobStatus],
+    read_status: Callable[[str], JobStatus],
     *,
     delay: Callable[[], float],
     remaining: Callable[[], float | None],
@@ -170,7 +208,7 @@ def wait(
     """Poll until the status is decided or ``remaining()`` reaches 0.
 
     :param poll: the wait's state (``poll.last`` is the last status read).
-    :param read_status: reads the job's status.
+    :param read_status: reads the status of the job ``poll.job_id`` (``hook.get_job_status``).
     :param delay: seconds between reads (called before each sleep, so it may add jitter).
     :param remaining: seconds left, or ``None`` for no limit.
     :param read_first: ``False`` when the caller has just read the status: sleep first.
@@ -193,7 +231,7 @@ def wait(
 
 async def async_wait(
     poll: JobPoll,
-    read_status: Callable[[], Awaitable[JobStatus]],
+    read_status: Callable[[str], Awaitable[JobStatus]],
     *,
     delay: Callable[[], float],
     remaining: Callable[[], float | None],
@@ -207,3 +245,124 @@ async def async_wait(
         if pause is None:
             return None
         await asyncio.sleep(pause)
+
+
+async def hold_until(moment: float | None, most: float) -> float:
+    """Sleep until ``moment`` (epoch seconds), for at most ``most`` seconds (a wrong clock never holds
+    longer); return the seconds held (0 when ``moment`` is ``None`` or past).
+
+    :param moment: epoch seconds, or ``None``.
+    :param most: the longest hold, in seconds.
+    :return: seconds held.
+    """
+    if moment is None:
+        return 0.0
+    pause = min(moment - time.time(), most)
+    if pause <= 0:
+        return 0.0
+    await asyncio.sleep(pause)
+    return pause
+
+
+class Backoff:
+    """The pause before a watch's next poll: the poll interval +-10 % after a good poll; after ``n``
+    failed polls in a row ``2**n`` times that (at most :data:`MAX_BACKOFF_FACTOR` times), and never
+    shorter than the last failure's ``Retry-After``. Failures are logged at WARNING, and at ERROR
+    once more than :data:`QUIET_FAILURES` came in a row (the watch is failing, not flickering).
+
+    :param what: what is watched (for log lines).
+    :param interval: the poll interval in seconds (checked by the caller).
+    :param log: where failures and the recovery are logged.
+    """
+
+    def __init__(self, what: str, interval: float, log: StatusLog) -> None:
+        self.what = what
+        self.interval = interval
+        self.log = log
+        self.failures = 0
+        self.failing_since: float | None = None
+        self.last_error: str | None = None
+        self.server_pause = 0.0
+
+    def succeeded(self) -> None:
+        """A poll went through: log the recovery (if it was failing) and reset."""
+        if self.failures:
+            self.log.info(
+                "LakeFormation watcher %s: polling recovered after %d failed poll(s)",
+                self.what,
+                self.failures,
+            )
+        self.failures, self.failing_since, self.last_error, self.server_pause = 0, None, None, 0.0
+
+    def failed(self, err: Exception) -> None:
+        """A poll failed: count it, keep ``Retry-After``, log it with the pause before the next poll.
+
+        :param err: the error.
+        """
+        self.failures += 1
+        if self.failing_since is None:
+            self.failing_since = time.monotonic()
+        self.last_error = f"{type(err).__name__}: {err}"
+        self.server_pause = server_pause(err)
+        level = self.log.warning if self.failures <= QUIET_FAILURES else self.log.error
+        level(
+            "LakeFormation watcher %s: poll failed (%d in a row, failing for %.0f s), next poll in "
+            "about %.1f s: %s",
+            self.what,
+            self.failures,
+            time.monotonic() - self.failing_since,
+            self.base_pause(),
+            self.last_error,
+        )
+
+    def base_pause(self) -> float:
+        """The pause before jitter: the interval times the backoff factor, or the server's pause."""
+        factor = min(2**self.failures, MAX_BACKOFF_FACTOR) if self.failures else 1
+        return max(self.interval * factor, self.server_pause)
+
+    def pause(self) -> float:
+        """Seconds before the next poll (jittered, never below the server's ``Retry-After``).
+
+        :return: seconds.
+        """
+        return max(jittered(self.base_pause()), self.server_pause)
+
+
+class Watch(Protocol[T_co]):
+    """One never-ending watch (the asset watcher): :meth:`poll` reads what is new, the loop hands
+    it over, waits ``handoff_seconds`` when there was something, then :meth:`commit` records it."""
+
+    handoff_seconds: float
+
+    async def poll(self) -> Sequence[T_co]:
+        """What is new since the last commit (nothing recorded yet)."""
+        ...
+
+    async def commit(self) -> None:
+        """Record what the last polls handed over (e.g. in the asset state store)."""
+        ...
+
+
+async def async_watch(watch: Watch[T], backoff: Backoff) -> AsyncIterator[T]:
+    """Poll forever: yield each new item, then (after the hand-off) commit; pause by ``backoff``.
+
+    No error ends it: a failed poll or commit is counted and logged by ``backoff`` and the next poll
+    waits longer (see :class:`Backoff`). Only cancellation ends it.
+
+    :param watch: what to poll and how to commit.
+    :param backoff: the pauses and the failure log.
+    :return: the items, as they come.
+    """
+    while True:
+        try:
+            items = await watch.poll()
+            for item in items:
+                yield item
+            if items and watch.handoff_seconds:
+                await asyncio.sleep(watch.handoff_seconds)  # let Airflow store the events first
+            await watch.commit()
+        except Exception as err:  # never end the watch: log, back off, poll again
+            backoff.failed(err)
+        else:
+            backoff.succeeded()
+        await asyncio.sleep(backoff.pause())

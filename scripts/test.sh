@@ -2,8 +2,8 @@
 # Run the test lanes (see scripts/lanes.sh); each lane has its own venv and prints one summary line.
 #
 #   bash scripts/test.sh                        every lane (what CI runs): the main lane (Airflow
-#                                               3.3.2, Python 3.11: ruff, mypy, the whole suite incl.
-#                                               packaging) in the foreground while the extra lanes
+#                                               3.3.2, Python 3.11: ruff, mypy, the docs site, the
+#                                               whole suite incl. packaging) in the foreground while the extra lanes
 #                                               (Airflow 2.11.2 / Python 3.10, 3.1.x / 3.12, 3.3.2 /
 #                                               3.13) run one after the other beside it
 #   bash scripts/test.sh --main                 the main lane only (quicker, for local work)
@@ -52,6 +52,7 @@ run_lane() {  # run_lane NAME [pytest args]; prints the lane's output, returns i
   if [ "$lane" = "main" ]; then
     echo "== ruff"; ruff check airflow_provider_lakeformation tests example_dags benchmarks scripts || rc=1
     echo "== mypy"; mypy || rc=1
+    echo "== docs"; bash scripts/docs.sh || rc=1
   fi
   local paths=("$@") opts=()
   if [ "$lane" != "main" ]; then

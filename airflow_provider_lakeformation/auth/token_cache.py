@@ -87,10 +87,10 @@ def parse_expires_at(s: str) -> datetime:
         digits = tz[1:].replace(":", "")
         text += f"{tz[0]}{digits[:2]}:{digits[2:4] or '00'}"
     try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
+        # in UTC a moment near the calendar's ends (9999-12-31T23:59:59-23:59) overflows it
+        return datetime.fromisoformat(text).astimezone(timezone.utc)
+    except (ValueError, OverflowError):
         raise ValueError(f"unrecognised expires_at: {s!r}") from None
-    return parsed.astimezone(timezone.utc)
 
 
 def build_password_auth_body(

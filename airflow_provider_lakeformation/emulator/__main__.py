@@ -16,6 +16,7 @@ from collections.abc import Iterator, Sequence
 import uvicorn
 
 from .config import CONFIG_ENV, EmulatorConfig
+from .http_guard import uvicorn_options
 from .server import bind_socket, url_for
 
 
@@ -121,12 +122,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         parser.error(str(exc))
     sock = bind_socket(args.host, args.port)
     url = url_for(args.host, sock.getsockname()[1])
-    common = {
-        "log_level": args.log_level,
-        "access_log": args.access_log,
-        "timeout_keep_alive": 30,
-        "backlog": 4096,
-    }
+    common = {"log_level": args.log_level, "access_log": args.access_log, **uvicorn_options()}
 
     if args.workers > 1:
         from .store import Store

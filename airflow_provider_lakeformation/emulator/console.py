@@ -1,8 +1,15 @@
-"""Minimal HTML pages standing in for the LakeFormation console (``/console/jobs/{job_id}``)."""
+"""Minimal HTML pages standing in for the LakeFormation console (``/console/jobs/{job_id}``).
+
+The pages need no credentials (the emulator is for loopback and test use: docs/emulator.md), so they
+show no secret: the stored jobs hold none of the datasource secret fields, and the credentials a URL
+may carry (``user:password@``, ``?password=``, ``;password=``) are shown as ``***``
+(:func:`masked`).
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timezone
 from html import escape
 from typing import Any
@@ -15,6 +22,17 @@ tr.selected td{background:#fff3c4;font-weight:bold}.notice{background:#fce8e6;pa
 .SUCCESS{color:#137333}.FAILED{color:#c5221f}.PARTIAL_SUCCESS{color:#b06000}
 .RUNNING,.SUBMITTED{color:#1a73e8}.STOPPED{color:#5f6368}
 """
+
+
+_USERINFO = re.compile(r"(?<=://)[^/?#\s\"'<>]*@")
+_SECRET_PARAM = re.compile(
+    r"(?i)([?&;][\w.\-]*(?:pass|pwd|secret|token|key|signature|credential)[\w.\-]*=)[^&;#\s\"'<>]*"
+)
+
+
+def masked(text: str) -> str:
+    """``text`` with every URL userinfo and secret-named URL parameter value replaced by ``***``."""
+    return _SECRET_PARAM.sub(r"\1***", _USERINFO.sub("***@", text))
 
 
 def _time(value: Any) -> str:
@@ -87,12 +105,12 @@ def job_page(
     )
     run_no = next((r.get("run_number") for r in history if r.get("run_id") == selected), None)
     log_title = f"Log (run {escape(str(run_no))})" if run_no is not None else "Log"
-    params = escape(json.dumps(job.get("parameter", {}), indent=2))
+    params = escape(masked(json.dumps(job.get("parameter", {}), indent=2)))
     body = (
         f"<h1>Job {escape(str(job.get('name')))}</h1>{notice}{_job_table(job)}"
         "<h2>History</h2><table><tr><th>Run</th><th>Status</th><th>Start</th><th>End</th>"
         f"<th>Mode</th><th>Run ID</th></tr>{_history_rows(history, selected)}</table>"
-        f"<h2>{log_title}</h2><pre>{escape(log) or '(no run yet)'}</pre>"
+        f"<h2>{log_title}</h2><pre>{escape(masked(log)) or '(no run yet)'}</pre>"
         f"<h2>Parameters</h2><pre>{params}</pre>"
         '<p><a href="/console/jobs">all jobs</a></p>'
     )

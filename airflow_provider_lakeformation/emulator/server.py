@@ -16,6 +16,7 @@ import uvicorn
 
 from .app import EmulatorApp, create_app
 from .config import EmulatorConfig
+from .http_guard import HEAD_TIMEOUT_SECONDS, uvicorn_options
 
 #: Values of ``auth_type`` in a connection's extra.
 AUTH_TYPES = ("aksk", "iam", "token")
@@ -42,7 +43,9 @@ def url_for(host: str, port: int) -> str:
 class EmulatorServer:
     """``with EmulatorServer(port=0, state_path=None, run_seconds=0.3) as srv: ...``
 
-    Keyword options are :class:`EmulatorConfig` fields (``submit_seconds``, ``run_seconds``,
+    ``head_timeout`` is the most seconds a client may take to send a request head
+    (:mod:`~airflow_provider_lakeformation.emulator.http_guard`). Other keyword options are
+    :class:`EmulatorConfig` fields (``submit_seconds``, ``run_seconds``,
     ``stop_seconds``, ``default_outcome``, ``status_shape``, ``token_ttl``, ``clock_skew``,
     credentials...). The helpers (:meth:`stats`, :meth:`inject_fault`, :meth:`reset`...) go
     through the HTTP admin API like any other client would.
@@ -56,6 +59,7 @@ class EmulatorServer:
         *,
         config: EmulatorConfig | None = None,
         log_level: str = "warning",
+        head_timeout: float = HEAD_TIMEOUT_SECONDS,
         **options: Any,
     ) -> None:
         if config is None:
@@ -66,6 +70,7 @@ class EmulatorServer:
         self.host = host
         self.port = port
         self.log_level = log_level
+        self.head_timeout = head_timeout
         self.app: EmulatorApp | None = None
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -84,9 +89,8 @@ class EmulatorServer:
             log_config=None,
             access_log=False,
             lifespan="on",
-            timeout_keep_alive=30,
             timeout_graceful_shutdown=2,
-            backlog=4096,
+            **uvicorn_options(self.head_timeout),
         )
         self._server = uvicorn.Server(uv_config)
         self._thread = threading.Thread(

@@ -1,6 +1,6 @@
-"""LakeFormation hooks: :mod:`.base` (transport, auth, retries, reply parsing) and
-:mod:`.lakeformation` (``LakeFormationHook``'s endpoint methods). Kept light: nothing heavy loads
-until a hook module is imported."""
+"""LakeFormation hooks: :mod:`.lakeformation` (``LakeFormationHook``'s endpoint methods and the one
+declaration of each endpoint) over :mod:`.base` (the sync and async transport, which knows no
+endpoint). Kept light: nothing heavy loads until a hook module is imported."""
 
 from __future__ import annotations
 

@@ -4,8 +4,15 @@ Retried: connection errors, timeouts, HTTP 408, 429, 500, 502, 503, 504. Everyth
 (400, 401, 403, 404, a bad 2xx body, TLS verification failures, a host name that does not exist)
 fails at once. Waits follow
 :class:`~airflow_provider_lakeformation.hooks._settings.RetrySettings` (exponential backoff with
-jitter, ``Retry-After`` obeyed up to its cap). Each retry is logged once at WARNING; when the
-budget is spent the error says how many attempts were made.
+jitter; a ``Retry-After`` lengthens a wait up to its cap, never shortens it). Each retry is logged
+once at WARNING; when the budget is spent the error says how many attempts were made.
+
+**Worst case of one call with the defaults** (no caller deadline): 6 attempts (``max_retries`` 5)
+of at most 70 s each (connect 10 s + read 60 s: the attempt's bound, however slowly the server
+sends), and 5 waits of at most 120 s (``retry_after_cap``; without ``Retry-After`` at most
+``max_wait`` 30 s): 6 x 70 + 5 x 120 = 1,020 s, 17 min. An IAM token fetch inside an attempt has
+the same policy of its own. :func:`call_deadline` (the operators' ``timeout``, the trigger's
+``end_time``) bounds the whole call, waits included.
 """
 
 from __future__ import annotations
@@ -166,24 +173,32 @@ def failure_reason(exc: BaseException) -> str:
 
 
 class BackoffWait:
-    """tenacity wait: ``Retry-After`` when the failure carried one (capped, plus up to 10 % / 1 s of
-    jitter so many clients do not return at once), else random in
-    ``[min_wait, min(max_wait, min_wait * 2**attempt)]``. ``offset`` = attempts made before tenacity
-    took over (the fast path)."""
+    """tenacity wait: the policy's backoff, random in ``[min_wait, min(max_wait, min_wait * 2**attempt)]``;
+    a ``Retry-After`` the failure carried lengthens it (capped at ``retry_after_limit``, plus up to
+    10 % / 1 s of jitter so many clients do not return at once) but never shortens it: a zero,
+    negative or past ``Retry-After`` waits the backoff, never retries back to back. ``offset`` =
+    attempts made before tenacity took over (the fast path)."""
 
     def __init__(self, policy: RetrySettings, offset: int = 0) -> None:
         self.policy = policy
         self.offset = offset
 
     def compute(self, attempt: int, exc: BaseException | None) -> float:
+        """The wait before the next attempt.
+
+        :param attempt: the attempts made so far.
+        :param exc: the last attempt's failure (its ``retry_after``, if any, is honoured).
+        :return: seconds to wait.
+        """
         policy = self.policy
-        retry_after = getattr(exc, "retry_after", None)
-        if isinstance(retry_after, (int, float)):
-            limit = policy.retry_after_limit
-            wait = min(float(retry_after), limit)
-            return min(limit, wait + random.uniform(0.0, min(1.0, 0.1 * wait)))
         high = min(policy.max_wait, policy.min_wait * 2 ** min(attempt, 60))
-        return random.uniform(policy.min_wait, max(policy.min_wait, high))
+        backoff = random.uniform(policy.min_wait, max(policy.min_wait, high))
+        retry_after = getattr(exc, "retry_after", None)
+        if not isinstance(retry_after, (int, float)):
+            return backoff
+        limit = policy.retry_after_limit
+        wait = min(float(retry_after), limit)
+        return max(backoff, min(limit, wait + random.uniform(0.0, min(1.0, 0.1 * wait))))
 
     def __call__(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome is not None else None

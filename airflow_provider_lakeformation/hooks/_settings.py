@@ -24,6 +24,7 @@ from airflow_provider_lakeformation.exceptions import LakeFormationSpecError
 from airflow_provider_lakeformation.models.arguments import (
     FALSE_WORDS,
     TRUE_WORDS,
+    flag_arg,
     path_segment_arg,
 )
 
@@ -343,17 +344,37 @@ def _iam_endpoint(
     return _url("iam_endpoint", iam_endpoint, problems)
 
 
+def _is_loopback(url: str) -> bool:
+    """Whether ``url`` names this machine (``localhost``, 127.0.0.0/8, ``::1``): traffic that never
+    leaves it."""
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _check_iam_transport(
     endpoint: str | None, iam_endpoint: str | None, allow_insecure: Any, problems: list[str]
 ) -> None:
-    """An ``http://`` IAM endpoint (the IAM password in clear) next to an HTTPS API host is refused
-    unless the connection sets ``allow_insecure_transport``."""
+    """An ``http://`` IAM endpoint (the IAM password in clear) is refused next to an HTTPS API host,
+    and anywhere but on this machine (loopback: the emulator), unless the connection sets
+    ``allow_insecure_transport``."""
     if not endpoint or not iam_endpoint or allow_insecure is True:
         return
-    if urlsplit(endpoint).scheme == "https" and urlsplit(iam_endpoint).scheme == "http":
+    if urlsplit(iam_endpoint).scheme != "http":
+        return
+    if urlsplit(endpoint).scheme == "https":
         problems.append(
             "iam_endpoint: plain http while the API host is https would send the IAM password in "
             "clear; use https (or set the extra allow_insecure_transport=true for a test endpoint)"
+        )
+    elif not _is_loopback(iam_endpoint):
+        problems.append(
+            "iam_endpoint: plain http to a host other than this machine would send the IAM password "
+            "in clear; use https (or set the extra allow_insecure_transport=true for a test endpoint)"
         )
 
 
@@ -389,15 +410,13 @@ def _tls(ex: Mapping[str, Any], problems: list[str]) -> dict[str, Any]:
 
 
 def _flag(name: str, value: Any, problems: list[str]) -> bool:
-    """A boolean extra (``True``/``False`` or one of the true/false words); absent = False."""
-    if value is None or isinstance(value, bool):
-        return bool(value)
-    if str(value).strip().lower() in TRUE_WORDS:
-        return True
-    if str(value).strip().lower() in FALSE_WORDS:
+    """A boolean extra, read by :func:`~airflow_provider_lakeformation.models.arguments.flag_arg`
+    (absent or ``""`` = False); a problem is added to ``problems``."""
+    try:
+        return flag_arg(value, name, False)
+    except LakeFormationSpecError as exc:
+        problems.extend(exc.problems)
         return False
-    problems.append(f"{name}: must be true or false")
-    return False
 
 
 def _timeouts(ex: Mapping[str, Any], timeout: float | tuple[float, float] | None) -> dict[str, Any]:

@@ -1,65 +1,53 @@
-"""The base layer of the LakeFormation hook: everything between an endpoint method and the bytes on
-the wire, for the sync hook (requests) and the async client (aiohttp) alike.
+"""The transport of the LakeFormation hook: everything between an endpoint method and the bytes on
+the wire, for the sync hook (requests) and the async client (aiohttp) alike. It knows no endpoint
+and no job model: an endpoint method hands it an :class:`~._wire.Endpoint` (or a built
+:class:`~._wire.Call` and its reply parser).
 
-* **Requests.** :func:`build_call` turns a method, path segments, query and body into a
-  :class:`Call` (body serialised once, so the signed bytes are the sent bytes); :func:`auth_headers`
-  adds the identity (X-Auth-Token, or the AK/SK signature from :mod:`~airflow_provider_lakeformation.auth`).
-* **Transport.** :class:`LakeFormationBaseHook` (sync: settings, ``requests.Session``, IAM token
-  cache, retries) and :class:`LakeFormationBaseAsyncClient` (the ``aiohttp.ClientSession`` of its
-  event loop and connection, shared through :mod:`._sessions`) send a call, re-send once with a
-  fresh IAM token after a 401 and retry transient failures with the policy in :mod:`._retry`.
-* **Replies.** :func:`read_json` and the ``parse_*`` functions check a response and map errors to
-  :mod:`~airflow_provider_lakeformation.exceptions`; error texts carry the method, the URL path (never
-  the query), the HTTP status, the service's error fields and the request id; never a header or a
-  request body.
+* :class:`LakeFormationBaseHook` (sync: settings, ``requests.Session``, IAM token cache, retries)
+  and :class:`LakeFormationBaseAsyncClient` (the ``aiohttp.ClientSession`` of its event loop and
+  connection, shared through :mod:`._sessions`) send a call, re-send once with a fresh IAM token
+  after a 401 and retry transient failures with the policy in :mod:`._retry`.
+* Every attempt, sync or async, IAM token request included, ends within its bound (connect + read
+  timeout, or the caller's :func:`call_deadline`), however slowly the server sends the status line,
+  the headers or the body (:mod:`._requests_io`, aiohttp's ``total`` timeout).
+* Requests and replies: :mod:`._wire` (calls, signing, scrubbing), :mod:`._io` (deadline, capped
+  body), :mod:`._replies` (generic reply checks and error mapping).
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import logging
-import re
 import ssl
 import time
-import zlib
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
+from collections.abc import Callable, Mapping
 from functools import lru_cache
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import quote, quote_plus
 
 import requests
-import requests.auth
-import urllib3
-from pydantic import BaseModel, ValidationError
 
-from airflow_provider_lakeformation import __version__
 from airflow_provider_lakeformation._compat import AirflowNotFoundException, BaseHook, mask_secret
-from airflow_provider_lakeformation.auth import (
-    IamToken,
-    TokenCache,
-    build_password_auth_body,
-    shared_token_cache,
-    sign_request,
-    token_cache_key,
-    token_from_iam_response,
-)
-from airflow_provider_lakeformation.auth.signer import canonical_query_string
-from airflow_provider_lakeformation.exceptions import (
-    LakeFormationApiError,
-    LakeFormationConnectionError,
-    LakeFormationDeadlineError,
-    LakeFormationError,
-    LakeFormationResponseError,
-    TransportError,
-    credentials_rejected,
-    error_class_for_status,
-    printable,
-)
+from airflow_provider_lakeformation.auth import IamToken, TokenCache, shared_token_cache, token_cache_key
+from airflow_provider_lakeformation.exceptions import LakeFormationError, TransportError
 from airflow_provider_lakeformation.hooks import DEFAULT_CONN_ID
+from airflow_provider_lakeformation.hooks._io import (
+    ACCEPT_ENCODING,
+    aread_capped,
+    attempt_seconds_left,
+    read_capped,
+    short_error,
+    tls_error,
+    warn_insecure,
+)
+from airflow_provider_lakeformation.hooks._replies import parse_iam_token, parse_safely
+from airflow_provider_lakeformation.hooks._requests_io import (
+    KEEP_HEADERS,
+    new_session,
+    raw_chunks,
+    read_deadline,
+    requests_not_sent,
+)
 from airflow_provider_lakeformation.hooks._retry import (
     call_deadline,
     current_deadline,
@@ -69,9 +57,18 @@ from airflow_provider_lakeformation.hooks._retry import (
 )
 from airflow_provider_lakeformation.hooks._sessions import SessionLease
 from airflow_provider_lakeformation.hooks._settings import AuthType, ConnectionSettings, RetrySettings
-from airflow_provider_lakeformation.models.errors import ErrorBody
-from airflow_provider_lakeformation.models.jobs import Job, JobPage
-from airflow_provider_lakeformation.models.status import JobStatus, parse_status
+from airflow_provider_lakeformation.hooks._wire import (
+    USER_AGENT,
+    Call,
+    Endpoint,
+    Parser,
+    QueryValue,
+    RawResponse,
+    auth_headers,
+    iam_call,
+    known_secrets,
+    static_token,
+)
 
 if TYPE_CHECKING:
     import aiohttp
@@ -84,608 +81,12 @@ T = TypeVar("T")
 H = TypeVar("H", bound="LakeFormationBaseHook")
 A = TypeVar("A", bound="LakeFormationBaseAsyncClient")
 
-JSON_CONTENT_TYPE = "application/json;charset=UTF-8"
-USER_AGENT = f"airflow-provider-lakeformation/{__version__}"
-REQUEST_ID_HEADER = "X-Request-Id"
-SNIPPET_CHARS = 200
-
-M = TypeVar("M", bound=BaseModel)
-E = TypeVar("E", bound=LakeFormationApiError)
-
-QueryValue = str | int | bool | None
-
-
-@dataclass(frozen=True, slots=True)
-class Call:
-    """One HTTP request, exactly as sent and signed."""
-
-    method: str
-    url: str  #: absolute URL including the query string
-    path: str  #: URL path without the query (for errors and logs)
-    body: bytes | None = field(default=None, repr=False)  # may hold credentials (IAM request)
-    auth: bool = True  #: False for the IAM token request itself
-
-    @property
-    def what(self) -> str:
-        return f"{self.method} {self.path}"
-
-
-@dataclass(frozen=True, slots=True)
-class RawResponse:
-    """A received response: status, case-insensitive headers, the whole body."""
-
-    status: int
-    reason: str
-    headers: Mapping[str, str]
-    body: bytes
-    #: credential values known to the client when this reply came in: scrubbed from error texts
-    secrets: tuple[str, ...] = field(default=(), repr=False)
-
-    @property
-    def request_id(self) -> str | None:
-        return self.headers.get(REQUEST_ID_HEADER)
-
-
-# ----------------------------------------------------------------------- server-provided text
-
-
-def _variants(secret: str) -> set[str]:
-    """A credential as a server may echo it: raw, JSON-escaped, percent-encoded."""
-    return {secret, json.dumps(secret)[1:-1], quote(secret, safe=""), quote_plus(secret, safe="")}
-
-
-#: Shorter values are not scrubbed (replacing every "a" would leave no readable message); no real
-#: token, key or password is this short.
-MIN_SCRUBBED_CHARS = 4
-
-
-def scrub(text: str | None, secrets: Iterable[str]) -> str | None:
-    """THE gate of server-provided text into an error, an event or a log: every known credential
-    value of :data:`MIN_SCRUBBED_CHARS` or more (raw, JSON-escaped or percent-encoded) becomes ``***``
-    and control characters are escaped.
-
-    :param text: text from a reply (error field, body snippet, reason phrase, header).
-    :param secrets: the credential values known to the client.
-    :return: the safe text (``None`` stays ``None``).
-    """
-    if text is None:
-        return None
-    found = {v for s in secrets if len(s) >= MIN_SCRUBBED_CHARS for v in _variants(s)}
-    for secret in sorted(found, key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return printable(text)
-
-
-def known_secrets(s: ConnectionSettings, *more: str | None) -> tuple[str, ...]:
-    """The connection's credential values plus ``more`` (an IAM-issued token)."""
-    return s.secret_values() + tuple(m for m in more if m)
-
-
-_WARNED_INSECURE: set[tuple[str | None, str, str]] = set()
-
-
-def warn_insecure(s: ConnectionSettings, path: str) -> None:
-    """One WARNING per connection (and endpoint) and path (``sync``: hook; ``async``: async client
-    and trigger) in this process when TLS verification is off; called by both transports' ``_send``."""
-    key = (s.conn_id, s.endpoint, path)
-    if s.verify or key in _WARNED_INSECURE:
-        return
-    _WARNED_INSECURE.add(key)
-    log.warning(
-        "LakeFormation connection %r: TLS certificate verification is OFF (verify=false); "
-        "anyone on the path to %s can read and change the traffic, credentials included",
-        s.conn_id,
-        s.endpoint,
-    )
-
 
 def register_secrets(s: ConnectionSettings) -> None:
     """Register the connection's credential values with Airflow's secrets masker (second line of
     defence behind :func:`scrub`)."""
     for secret in s.secret_values():
         mask_secret(secret)
-
-
-def loads(body: bytes | str) -> Any:
-    """``json.loads`` whose every failure (also nesting too deep for the parser) is a ``ValueError``."""
-    try:
-        return json.loads(body)
-    except RecursionError:
-        raise ValueError("JSON nested too deeply") from None
-
-
-# --------------------------------------------------------------------------- call deadline
-
-
-def attempt_seconds_left(s: ConnectionSettings, started: float) -> float:
-    """Seconds one attempt begun at ``started`` may still take: its own bound (connect + read
-    timeout) or the caller's deadline, whichever is first.
-
-    :raises LakeFormationDeadlineError: no time left.
-    """
-    end = started + s.attempt_seconds
-    caller = current_deadline()
-    if caller is not None:
-        end = min(end, caller)
-    left = end - time.monotonic()
-    if left <= 0:
-        raise LakeFormationDeadlineError(
-            "the call's deadline passed"
-            if caller is not None and caller <= end
-            else f"no complete response within {s.attempt_seconds:g} s (connect + read timeout)"
-        )
-    return left
-
-
-# ------------------------------------------------------------------------------ body cap
-
-
-class BodyReader:
-    """Collects a reply body, inflating gzip/deflate itself with a bounded output, and fails once the
-    decompressed size passes the cap (sync and async share it)."""
-
-    def __init__(self, encoding: str | None, cap: int) -> None:
-        enc = (encoding or "identity").strip().lower()
-        if enc not in ("identity", "gzip", "x-gzip", "deflate"):
-            raise ValueError(f"unsupported Content-Encoding {enc[:40]!r}")
-        self.cap = cap
-        self.size = 0
-        self.parts: list[bytes] = []
-        self._inflate = None if enc == "identity" else zlib.decompressobj(47 if "gzip" in enc else 15)
-
-    def _add(self, data: bytes) -> None:
-        self.size += len(data)
-        if self.size > self.cap:
-            raise OverflowError
-        self.parts.append(data)
-
-    def feed(self, chunk: bytes) -> None:
-        """Add raw (possibly compressed) bytes.
-
-        :raises OverflowError: the body passed the cap.
-        """
-        if self._inflate is None:
-            self._add(chunk)
-            return
-        data = chunk
-        while data:
-            self._add(self._inflate.decompress(data, self.cap - self.size + 1))
-            data = self._inflate.unconsumed_tail
-
-    def body(self) -> bytes:
-        """The whole (decompressed) body."""
-        if self._inflate is not None:
-            self._add(self._inflate.flush())
-        return b"".join(self.parts)
-
-
-def too_large(call: Call, status: int, headers: Mapping[str, str], cap: int) -> LakeFormationResponseError:
-    """The error of a reply body over ``max_response_bytes``."""
-    return LakeFormationResponseError(
-        f"reply body larger than {cap} bytes (connection extra max_response_bytes); not read further",
-        status_code=status,
-        request_id=scrub(headers.get(REQUEST_ID_HEADER), ()),
-        method=call.method,
-        path=call.path,
-    )
-
-
-# ----------------------------------------------------------------------------- requests
-
-
-def _query_value(value: QueryValue) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def build_call(
-    method: str,
-    base: str,
-    segments: Sequence[str] = (),
-    query: Mapping[str, QueryValue] | None = None,
-    body: Any = None,
-    *,
-    auth: bool = True,
-) -> Call:
-    """``base`` + percent-encoded path ``segments`` + sorted, encoded query (``None`` values dropped);
-    a ``body`` is serialised to compact UTF-8 JSON here, so the signed bytes are the sent bytes."""
-    path = base + "".join("/" + quote(str(seg), safe="~") for seg in segments)
-    pairs = [(k, _query_value(v)) for k, v in (query or {}).items() if v is not None]
-    url = f"{path}?{canonical_query_string(pairs)}" if pairs else path
-    data = None
-    if body is not None:
-        data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    split = path.split("://", 1)[-1]
-    slash = split.find("/")
-    return Call(method=method, url=url, path=split[slash:] if slash >= 0 else "/", body=data, auth=auth)
-
-
-def auth_headers(settings: ConnectionSettings, call: Call, token: str | None) -> dict[str, str]:
-    """Headers of ``call``: Content-Type for a body, plus X-Auth-Token (``token``) or the AK/SK
-    signature over the exact method, URL (with query) and body bytes."""
-    headers = {"Content-Type": JSON_CONTENT_TYPE} if call.body is not None else {}
-    if not call.auth:
-        return headers
-    if settings.auth_type is AuthType.AKSK:
-        assert settings.access_key is not None
-        assert settings.secret_key is not None
-        security = settings.security_token.get_secret_value() if settings.security_token else None
-        return sign_request(
-            call.method,
-            call.url,
-            headers,
-            call.body or b"",
-            settings.access_key.get_secret_value(),
-            settings.secret_key.get_secret_value(),
-            security_token=security,
-            project_id=settings.project_id,
-        )
-    if token is None:
-        raise ValueError("token auth needs a token")
-    headers["X-Auth-Token"] = token
-    return headers
-
-
-# ---------------------------------------------------------------------------- responses
-
-_SECRET_VALUE_RE = re.compile(
-    r"""(["']?(?:password|passwd|secret_key|secret|access_key|token|security_token)["']?\s*[:=]\s*)"""
-    r"""("[^"]*"|'[^']*'|[^\s,}&]+)""",
-    re.IGNORECASE,
-)
-_QUOTED_FIELD_RE = {
-    name: re.compile(rf"""["']{name}["']\s*:\s*(?:"([^"]*)"|'([^']*)')""")
-    for name in ("error_code", "error_msg", "solution_msg")
-}
-_WS_RE = re.compile(r"\s+")
-
-
-def body_snippet(body: bytes, limit: int = SNIPPET_CHARS) -> str:
-    """The first ``limit`` characters of a body, whitespace collapsed, secret-looking values masked."""
-    text = body[: limit * 4].decode("utf-8", errors="replace")
-    text = _WS_RE.sub(" ", text).strip()
-    # no control characters (NUL, ESC, ...) from a reply may reach an exception text or a log line
-    text = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
-    text = _SECRET_VALUE_RE.sub(r"\1***", text)
-    if len(text) > limit:
-        return text[:limit] + "..."
-    return text or "<empty>"
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` value (delta seconds or HTTP date); None if absent
-    or unreadable; never negative."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if moment is None:  # pragma: no cover - older Pythons returned None
-        return None
-    current = time.time() if now is None else now
-    return max(0.0, moment.timestamp() - current)
-
-
-def _error_body(body: bytes) -> tuple[ErrorBody | None, bool]:
-    """The error fields of a body, and whether the body was readable (JSON or JSON-ish)."""
-    try:
-        data = loads(body)
-    except ValueError:
-        data = None
-    if isinstance(data, dict):
-        try:
-            return ErrorBody.model_validate(data), True
-        except ValidationError:
-            return None, True
-    # Not JSON: the docs' own 401 example uses single quotes; pick the fields out leniently.
-    text = body[:8192].decode("utf-8", errors="replace")
-    found: dict[str, str] = {}
-    for name, pattern in _QUOTED_FIELD_RE.items():
-        match = pattern.search(text)
-        if match:
-            found[name] = match[1] if match[1] is not None else match[2]
-    if found:
-        return ErrorBody.model_validate(found), True
-    return None, False
-
-
-_HINTS = {
-    401: "the credentials were rejected: check the AK/SK, the IAM user and password, or the token",
-    404: "check project_id, instance_id and the job id",
-}
-#: 403 says either: the error code (or the gateway's wording) tells which.
-_REJECTED_HINT = "the signature or token was rejected: check that the SK belongs to the AK, or the token"
-_DENIED_HINT = "the credentials were accepted but lack permission for this LakeFormation operation"
-
-
-def _hint(status: int, err: ErrorBody | None) -> str | None:
-    if status != 403:
-        return _HINTS.get(status)
-    rejected = credentials_rejected(status, err.code if err else None, err.message if err else None)
-    return _REJECTED_HINT if rejected else _DENIED_HINT
-
-
-def api_error(call: Call, resp: RawResponse, *, service: str = "LakeFormation") -> LakeFormationApiError:
-    """The exception for a non-2xx response (class by status), with the service's error fields."""
-    err, readable = _error_body(resp.body)
-    cls = error_class_for_status(resp.status)
-    message = f"{service} API error: HTTP {resp.status} {resp.reason}".rstrip()
-    hint = _hint(resp.status, err)
-    if hint:
-        message += f" ({hint})"
-    if not readable or (err is not None and err.code is None and err.message is None):
-        message += f"; body: {body_snippet(resp.body)}"
-    retry_after = parse_retry_after(resp.headers.get("Retry-After"))
-    return _reply_error(cls, message, call, resp, err, retry_after=retry_after)
-
-
-def _reply_error(
-    cls: type[E], message: str, call: Call, resp: RawResponse, err: ErrorBody | None, **extra: Any
-) -> E:
-    """``cls`` with the reply's status, error fields and request id, and the call's method and path;
-    every server-provided text passes :func:`scrub` here, the one place it enters an error."""
-    secrets = resp.secrets
-    message = scrub(message, secrets) or ""
-    exc = cls(
-        message,
-        status_code=resp.status,
-        error_code=scrub(err.code, secrets) if err else None,
-        error_msg=scrub(err.message, secrets) if err else None,
-        solution_msg=scrub(err.solution_msg, secrets) if err else None,
-        common_error_code=scrub(err.common_code, secrets) if err else None,
-        request_id=scrub(resp.request_id, secrets),
-        method=call.method,
-        path=call.path,
-        **extra,
-    )
-    exc.__dict__["summary"] = message  # the headline, reused when retries give up
-    return exc
-
-
-def response_error(
-    call: Call, resp: RawResponse, why: str, err: ErrorBody | None = None
-) -> LakeFormationResponseError:
-    """A 2xx whose body is not what the API documents."""
-    message = f"unexpected response from LakeFormation: {why}; body: {body_snippet(resp.body)}"
-    return _reply_error(LakeFormationResponseError, message, call, resp, err)
-
-
-def _looks_like_html(body: bytes) -> bool:
-    return body.lstrip()[:1] == b"<"
-
-
-def read_json(call: Call, resp: RawResponse, *, required: bool = True) -> Any:
-    """Check a response and decode its JSON body.
-
-    Non-2xx -> the mapped :class:`LakeFormationApiError`. For 2xx: a body that is not JSON, not
-    an object (when ``required``) or is an error body -> :class:`LakeFormationResponseError`.
-    When not ``required`` (start/stop/delete), an empty or plain-text body is accepted (None).
-    """
-    if not 200 <= resp.status < 300:
-        raise api_error(call, resp)
-    body = resp.body
-    if not body.strip():
-        if required:
-            raise response_error(call, resp, "empty body where a JSON object was expected")
-        return None
-    try:
-        data = loads(body)
-    except ValueError as exc:
-        if required or _looks_like_html(body) or "deeply" in str(exc):
-            raise response_error(call, resp, f"the body is not JSON ({str(exc)[:80]})") from None
-        return None
-    if isinstance(data, dict):
-        nested = data.get("error")
-        if data.get("error_code") or data.get("error_msg") or isinstance(nested, dict):
-            err, _ = _error_body(body)
-            raise response_error(call, resp, f"HTTP {resp.status} with an error body", err)
-    elif required:
-        raise response_error(call, resp, f"expected a JSON object, got {type(data).__name__}")
-    return data
-
-
-def _problems(exc: ValidationError) -> str:
-    lines = []
-    for err in exc.errors(include_input=False, include_url=False):
-        loc = ".".join(str(p) for p in err["loc"]) or "body"
-        lines.append(f"{loc}: {err['msg'].removeprefix('Value error, ')}")
-    return "; ".join(lines[:5]) + ("; ..." if len(lines) > 5 else "")
-
-
-def parse_safely(call: Call, resp: RawResponse, parse: Callable[[Call, RawResponse], T]) -> T:
-    """``parse(call, resp)``; a reply that breaks the parser in an unforeseen way (deep nesting,
-    odd types) ends as :class:`LakeFormationResponseError`, never a bare traceback."""
-    try:
-        return parse(call, resp)
-    except LakeFormationError:
-        raise
-    except (
-        RecursionError,
-        ValueError,
-        TypeError,
-        KeyError,
-        AttributeError,
-        IndexError,
-        ValidationError,
-    ) as exc:
-        raise response_error(call, resp, f"the reply could not be read ({type(exc).__name__})") from None
-
-
-def parse_model(call: Call, resp: RawResponse, model: type[M]) -> M:
-    """Check ``resp`` and validate its JSON object as ``model`` (unknown fields tolerated)."""
-    data = read_json(call, resp)
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        raise response_error(call, resp, _problems(exc)) from None
-
-
-def parse_job_status(call: Call, resp: RawResponse) -> JobStatus:
-    """The status of a job from a get-job response (``status`` as a string or ``{"status": ...}``),
-    without validating the rest of the job: a plain lookup, cheap enough for thousands of polls a
-    second.
-
-    :param call: the request.
-    :param resp: its reply.
-    :return: the status.
-    :raises LakeFormationApiError: a non-2xx reply.
-    :raises LakeFormationResponseError: no readable status in a 2xx reply.
-    """
-    data = read_json(call, resp)
-    if "status" not in data:
-        raise response_error(call, resp, "status: Field required")
-    try:
-        return parse_status(data["status"])
-    except ValueError as exc:
-        raise response_error(call, resp, f"status: {exc}") from None
-
-
-def parse_nothing(call: Call, resp: RawResponse) -> bool:
-    """Check a response whose body does not matter (start, stop, delete): True when accepted."""
-    read_json(call, resp, required=False)
-    return True
-
-
-def parse_iam_token(call: Call, resp: RawResponse) -> IamToken:
-    """Check an IAM token response: token from ``X-Subject-Token``, expiry from the body."""
-    if not 200 <= resp.status < 300:
-        raise api_error(call, resp, service="IAM")
-    try:
-        data = loads(resp.body)
-    except ValueError:
-        raise response_error(call, resp, "the IAM token body is not JSON") from None
-    try:
-        token = token_from_iam_response(resp.headers, data if isinstance(data, dict) else {})
-    except ValueError as exc:
-        raise response_error(call, resp, f"IAM: {exc}") from None
-    mask_secret(token.value)
-    return token
-
-
-def parse_job(call: Call, resp: RawResponse) -> Job:
-    """Check a response and read its body as a :class:`Job`."""
-    return parse_model(call, resp, Job)
-
-
-def parse_page(call: Call, resp: RawResponse) -> JobPage:
-    """Check a response and read its body as a :class:`JobPage`."""
-    return parse_model(call, resp, JobPage)
-
-
-# ----------------------------------------------------------------------------- call builders
-
-
-def jobs_base(s: ConnectionSettings) -> str:
-    """``{api_root}/instances/{instance_id}/lf-jobs``."""
-    return f"{s.api_root}/instances/{quote(s.instance_id, safe='~')}/lf-jobs"
-
-
-def job_call(
-    s: ConnectionSettings,
-    method: str,
-    job_id: str | None = None,
-    action: str | None = None,
-    *,
-    query: Mapping[str, QueryValue] | None = None,
-    body: Any = None,
-) -> Call:
-    """A call on the jobs collection, one job, or one job's ``action`` (start, stop, log, ...)."""
-    segments = [seg for seg in (job_id, action) if seg is not None]
-    return build_call(method, jobs_base(s), segments, query, body)
-
-
-def iam_call(s: ConnectionSettings) -> Call:
-    """The IAM password-token request of ``s`` (unauthenticated; its body holds the password)."""
-    assert s.iam_endpoint
-    assert s.user_name
-    assert s.password
-    assert s.domain_name
-    body = build_password_auth_body(
-        s.user_name, s.password.get_secret_value(), s.domain_name, s.project_id, s.project_name
-    )
-    return build_call("POST", f"{s.iam_endpoint}/v3/auth/tokens", body=body, auth=False)
-
-
-# ------------------------------------------------------------------------- transport errors
-
-
-def tls_error(s: ConnectionSettings, exc: BaseException) -> LakeFormationConnectionError:
-    """A failed TLS handshake, naming the CA store checked against and the fix."""
-    where = "the CA bundle " + repr(s.ca_bundle) if s.ca_bundle else "the system CA store"
-    return LakeFormationConnectionError(
-        f"TLS handshake with {s.endpoint} failed (certificate checked against {where}): "
-        f"{short_error(exc, s)}; set the connection extra ca_bundle to the CA that "
-        "signed the server certificate (or verify=false for a test endpoint only)"
-    )
-
-
-def short_error(exc: BaseException, s: ConnectionSettings | None = None) -> str:
-    """``Type: message`` cut to 300 characters, through :func:`scrub` (a transport error may quote
-    what the server sent, e.g. a malformed status line)."""
-    return scrub(f"{type(exc).__name__}: {str(exc)[:300]}", s.secret_values() if s else ()) or ""
-
-
-#: Only encodings :class:`BodyReader` inflates with a bounded output are asked for.
-ACCEPT_ENCODING = "gzip, deflate"
-
-
-def read_capped(
-    call: Call, status: int, headers: Mapping[str, str], chunks: Iterable[bytes], cap: int
-) -> bytes:
-    """The body from ``chunks`` through a :class:`BodyReader` (sync transport).
-
-    :raises LakeFormationResponseError: over the cap, or an encoding not asked for.
-    """
-    reader = _reader(call, status, headers, cap)
-    try:
-        for chunk in chunks:
-            reader.feed(chunk)
-        return reader.body()
-    except OverflowError:
-        raise too_large(call, status, headers, cap) from None
-    except zlib.error as exc:
-        raise TransportError(f"reply body could not be inflated: {exc}") from None
-
-
-def _reader(call: Call, status: int, headers: Mapping[str, str], cap: int) -> BodyReader:
-    """A :class:`BodyReader` for a reply, refusing a declared Content-Length over the cap up front."""
-    length = headers.get("Content-Length", "")
-    encoding = headers.get("Content-Encoding")
-    if length.strip().isdigit() and int(length) > cap and not encoding:
-        raise too_large(call, status, headers, cap)
-    try:
-        return BodyReader(encoding, cap)
-    except ValueError as exc:
-        raise LakeFormationResponseError(
-            f"unexpected response from LakeFormation: {scrub(str(exc), ())}",
-            status_code=status,
-            method=call.method,
-            path=call.path,
-        ) from None
-
-
-def requests_not_sent(exc: requests.exceptions.ConnectionError) -> bool:
-    """True when the connection was never established (refused, DNS, connect timeout)."""
-    import urllib3.exceptions as u3
-
-    inner = exc.args[0] if exc.args else None
-    reason = getattr(inner, "reason", inner)
-    return isinstance(reason, (u3.NewConnectionError, u3.ConnectTimeoutError))
-
-
-def static_token(s: ConnectionSettings) -> str | None:
-    """The configured X-Auth-Token for ``token`` auth; ``None`` for AK/SK (signed) and IAM (fetched)."""
-    if s.auth_type is AuthType.TOKEN:
-        assert s.token is not None
-        return s.token.get_secret_value()
-    return None
 
 
 def refresh_after(resp: RawResponse, token: str | None, s: ConnectionSettings, what: str) -> bool:
@@ -697,17 +98,6 @@ def refresh_after(resp: RawResponse, token: str | None, s: ConnectionSettings, w
 
 
 # ------------------------------------------------------------------------ sync transport
-
-
-class _KeepHeaders(requests.auth.AuthBase):
-    """An explicit no-op auth: stops requests from replacing our X-Auth-Token/signature headers
-    with credentials from ``~/.netrc`` (proxy variables are still honoured)."""
-
-    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
-        return r
-
-
-_KEEP_HEADERS = _KeepHeaders()
 
 
 _SETTINGS: dict[ConnectionSettings, ConnectionSettings] = {}
@@ -724,27 +114,6 @@ def _interned(settings: ConnectionSettings) -> ConnectionSettings:
             _SETTINGS.clear()
         shared = _SETTINGS[settings] = settings
     return shared
-
-
-def _raw_chunks(resp: requests.Response, s: ConnectionSettings, started: float) -> Iterator[bytes]:
-    """The raw (still compressed) body as it arrives, each read returning what one ``recv`` got
-    (``read1``), so a server dripping bytes cannot hold the attempt past its deadline."""
-    raw = resp.raw
-    while True:
-        left = attempt_seconds_left(s, started)
-        sock = getattr(getattr(raw, "_connection", None), "sock", None)
-        if sock is not None:
-            sock.settimeout(min(s.read_timeout, left))
-        try:
-            chunk = raw.read1(65536, decode_content=False)
-        except urllib3.exceptions.ReadTimeoutError as exc:
-            attempt_seconds_left(s, started)  # the deadline, when that is what ran out
-            raise TransportError(f"no response within the read timeout of {s.read_timeout:g} s") from exc
-        except urllib3.exceptions.HTTPError as exc:
-            raise TransportError(f"connection lost: {short_error(exc, s)}") from exc
-        if not chunk:
-            return
-        yield chunk
 
 
 class LakeFormationBaseHook(BaseHook):
@@ -874,9 +243,7 @@ class LakeFormationBaseHook(BaseHook):
         :return: the session.
         """
         if self._session is None:
-            session = requests.Session()
-            session.headers["User-Agent"] = USER_AGENT
-            self._session = session
+            self._session = new_session()
         return self._session
 
     def close(self) -> None:
@@ -904,12 +271,11 @@ class LakeFormationBaseHook(BaseHook):
         s = self.settings
         call = iam_call(s)
         log.info("Fetching an IAM token from %s for LakeFormation", s.iam_endpoint)
-        return retry_sync(
-            lambda: parse_iam_token(call, self._send(call, auth_headers(s, call, None), s)),
-            policy=s.retry,
-            what=call.what,
-            logger=log,
-        )
+
+        def attempt() -> IamToken:
+            return parse_iam_token(call, self._send(call, auth_headers(s, call, None), s))
+
+        return retry_sync(attempt, policy=s.retry, what=call.what, logger=log)
 
     def _send(
         self, call: Call, headers: dict[str, str], s: ConnectionSettings, token: str | None = None
@@ -918,26 +284,14 @@ class LakeFormationBaseHook(BaseHook):
         started = time.monotonic()
         left = attempt_seconds_left(s, started)
         try:
-            resp = self.get_conn().request(
-                call.method,
-                call.url,
-                data=call.body,
-                headers={**headers, "Accept-Encoding": ACCEPT_ENCODING},
-                timeout=(min(s.connect_timeout, left), min(s.read_timeout, left)),
-                verify=s.requests_verify,
-                allow_redirects=False,
-                auth=_KEEP_HEADERS,
-                stream=True,
-            )
-            with resp:
-                body = read_capped(
-                    call, resp.status_code, resp.headers, _raw_chunks(resp, s, started), s.max_response_bytes
-                )
+            with read_deadline(started + left):
+                return self._exchange(call, headers, s, started, left, token)
         except requests.exceptions.SSLError as exc:
             raise tls_error(s, exc) from exc
         except requests.exceptions.ConnectTimeout as exc:
             raise TransportError(f"connect timeout after {s.connect_timeout:g} s", sent=False) from exc
         except requests.exceptions.Timeout as exc:
+            attempt_seconds_left(s, started)  # the deadline, when that is what ran out
             raise TransportError(f"no response within the read timeout of {s.read_timeout:g} s") from exc
         except requests.exceptions.ConnectionError as exc:
             if requests_not_sent(exc):
@@ -945,6 +299,31 @@ class LakeFormationBaseHook(BaseHook):
             raise TransportError(f"connection lost: {short_error(exc, s)}") from exc
         except requests.exceptions.RequestException as exc:
             raise TransportError(short_error(exc, s)) from exc
+
+    def _exchange(
+        self,
+        call: Call,
+        headers: dict[str, str],
+        s: ConnectionSettings,
+        started: float,
+        left: float,
+        token: str | None,
+    ) -> RawResponse:
+        """Send ``call`` and read the whole reply (requests' errors pass through to :meth:`_send`)."""
+        resp = self.get_conn().request(
+            call.method,
+            call.url,
+            data=call.body,
+            headers={**headers, "Accept-Encoding": ACCEPT_ENCODING},
+            timeout=(min(s.connect_timeout, left), min(s.read_timeout, left)),
+            verify=s.requests_verify,
+            allow_redirects=False,
+            auth=KEEP_HEADERS,
+            stream=True,
+        )
+        with resp:
+            chunks = raw_chunks(resp, s, started)
+            body = read_capped(call, resp.status_code, resp.headers, chunks, s.max_response_bytes)
         secrets = known_secrets(s, token, resp.headers.get("X-Subject-Token"))
         return RawResponse(resp.status_code, resp.reason or "", resp.headers, body, secrets)
 
@@ -960,11 +339,35 @@ class LakeFormationBaseHook(BaseHook):
             resp = self._send(call, auth_headers(s, call, token), s, token)
         return resp
 
-    def attempt(self, call: Call, parse: Callable[[Call, RawResponse], T]) -> T:
+    def send(
+        self,
+        endpoint: Endpoint[T],
+        *,
+        query: Mapping[str, QueryValue] | None = None,
+        body: Any = None,
+        reconcile: Callable[[], T | None] | None = None,
+        retry: RetrySettings | None = None,
+        **ids: str,
+    ) -> T:
+        """Call ``endpoint`` with retries and read the reply with its parser.
+
+        :param endpoint: the declared operation (method, path, reply parser).
+        :param query: query parameters (``None`` values dropped).
+        :param body: a JSON-able request body.
+        :param reconcile: "did it take effect?" check of a non-idempotent call (see :meth:`execute`).
+        :param retry: a policy other than the connection's.
+        :param ids: the path's ``{name}`` values (``job_id``; ``instance_id`` defaults to the connection's).
+        :return: what the endpoint's parser returns.
+        :raises LakeFormationError: the mapped error once retries are spent.
+        """
+        call = endpoint.call(self.settings, query=query, body=body, **ids)
+        return self.execute(call, endpoint.parse, reconcile=reconcile, retry=retry)
+
+    def attempt(self, call: Call, parse: Parser[T]) -> T:
         """Send ``call`` once (no retries) and ``parse`` the reply.
 
         :param call: the request.
-        :param parse: checks the reply and reads its body (one of the ``parse_*`` functions).
+        :param parse: checks the reply and reads its body (an endpoint's parser).
         :return: what ``parse`` returns.
         :raises LakeFormationError: the mapped transport or API error.
         """
@@ -973,7 +376,7 @@ class LakeFormationBaseHook(BaseHook):
     def execute(
         self,
         call: Call,
-        parse: Callable[[Call, RawResponse], T],
+        parse: Parser[T],
         *,
         reconcile: Callable[[], T | None] | None = None,
         retry: RetrySettings | None = None,
@@ -1033,19 +436,6 @@ def _last_say(reconcile: Callable[[], T | None] | None) -> T | None:
 # ----------------------------------------------------------------------- async transport
 
 
-async def _aread_capped(call: Call, resp: aiohttp.ClientResponse, cap: int) -> bytes:
-    """:func:`read_capped` for an aiohttp response (read as the chunks arrive)."""
-    reader = _reader(call, resp.status, resp.headers, cap)
-    try:
-        async for chunk in resp.content.iter_any():
-            reader.feed(chunk)
-        return reader.body()
-    except OverflowError:
-        raise too_large(call, resp.status, resp.headers, cap) from None
-    except zlib.error as exc:
-        raise TransportError(f"reply body could not be inflated: {exc}") from None
-
-
 @lru_cache(maxsize=16)
 def _ssl_context(ca_bundle: str) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=ca_bundle)
@@ -1103,7 +493,7 @@ async def _request(
                 total=left, sock_connect=s.connect_timeout, sock_read=s.read_timeout
             ),
         ) as resp:
-            body = await _aread_capped(call, resp, s.max_response_bytes)
+            body = await aread_capped(call, resp, s.max_response_bytes)
             secrets = known_secrets(s, token, resp.headers.get("X-Subject-Token"))
             return RawResponse(resp.status, resp.reason or "", resp.headers, body, secrets)
     except aiohttp.ClientSSLError as exc:
@@ -1205,7 +595,26 @@ class LakeFormationBaseAsyncClient:
             resp = await self._send(call, auth_headers(s, call, token), token)
         return resp
 
-    async def execute(self, call: Call, parse: Callable[[Call, RawResponse], T]) -> T:
+    async def send(
+        self,
+        endpoint: Endpoint[T],
+        *,
+        query: Mapping[str, QueryValue] | None = None,
+        body: Any = None,
+        **ids: str,
+    ) -> T:
+        """Call ``endpoint`` with retries and read the reply with its parser (see
+        :meth:`LakeFormationBaseHook.send`).
+
+        :param endpoint: the declared operation (method, path, reply parser).
+        :param query: query parameters (``None`` values dropped).
+        :param body: a JSON-able request body.
+        :param ids: the path's ``{name}`` values.
+        :return: what the endpoint's parser returns.
+        """
+        return await self.execute(endpoint.call(self.settings, query=query, body=body, **ids), endpoint.parse)
+
+    async def execute(self, call: Call, parse: Parser[T]) -> T:
         """Send ``call`` with retries and ``parse`` the reply.
 
         :param call: the request.

@@ -1,5 +1,7 @@
 """Hook for Huawei Cloud LakeFormation jobs: the sync :class:`LakeFormationHook` (operators) and the
-async :class:`AsyncLakeFormationClient` (trigger), sharing settings, auth, retries and parsing.
+async :class:`AsyncLakeFormationClient` (trigger). Each API operation is declared once here as an
+:class:`~._wire.Endpoint` (method, path, reply parser); the methods of both call it through the
+transport's ``send`` (:mod:`.base`, which knows no endpoint).
 
 Decisions where the vendor docs are silent (see also ``_settings``/``_retry``):
 
@@ -18,8 +20,11 @@ Decisions where the vendor docs are silent (see also ``_settings``/``_retry``):
 * **IAM tokens** are cached process-wide per (IAM endpoint, domain, user, project, password hash);
   a 401 invalidates that token and the call is re-sent once with a fresh one (only 401: a 403 is a
   permission problem and is raised at once).
-* **Listing.** The API's ``offset`` stops at 1000: :meth:`LakeFormationHook.iter_jobs` cannot
-  reach jobs past offset 1000 + page_size and logs a warning when it had to stop there.
+* **Listing.** The API's ``offset`` stops at 1000: :meth:`LakeFormationHook.iter_jobs` (and
+  :meth:`AsyncLakeFormationClient.iter_jobs`) cannot reach jobs past offset 1000 + page_size and
+  logs a warning when it had to stop there. Both page by the rules of :class:`~._paging.JobPager`: every job
+  once (by id), stop at the first page that brings no job not seen yet (a server repeating a page or
+  overstating ``total``), and refuse a page with more jobs than were asked for.
 * **Console URL.** For ``*.myhuaweicloud.com`` endpoints the best-known console address
   ``https://console.huaweicloud.com/lakeformation/?region={region}#/lakeformation/instance/{instance_id}/jobs/{job_id}``;
   any other endpoint (the emulator) serves ``{endpoint}/console/jobs/{job_id}``.
@@ -28,43 +33,42 @@ Decisions where the vendor docs are silent (see also ``_settings``/``_retry``):
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Any
 from urllib.parse import quote
 
 from pydantic import ValidationError
 
 from airflow_provider_lakeformation.exceptions import (
-    LakeFormationApiError,
-    LakeFormationAuthError,
     LakeFormationBadRequestError,
-    LakeFormationConnectionError,
     LakeFormationError,
     LakeFormationNotFoundError,
     LakeFormationSpecError,
+    shown,
 )
-from airflow_provider_lakeformation.hooks._retry import is_ambiguous, quick_policy, retry_sync
-from airflow_provider_lakeformation.hooks._settings import AuthType, ConnectionSettings, RetrySettings
-from airflow_provider_lakeformation.hooks.base import (
-    Call,
-    LakeFormationBaseAsyncClient,
-    LakeFormationBaseHook,
-    QueryValue,
-    build_call,
-    job_call,
-    parse_job,
-    parse_job_status,
-    parse_model,
+from airflow_provider_lakeformation.hooks._connection import (
+    connection_form_widgets,
+    connection_verdict,
+    ui_field_behaviour,
+)
+from airflow_provider_lakeformation.hooks._paging import JobPager
+from airflow_provider_lakeformation.hooks._replies import (
+    ModelReply,
     parse_nothing,
-    parse_page,
+    read_json,
+    response_error,
 )
+from airflow_provider_lakeformation.hooks._retry import is_ambiguous, retry_sync
+from airflow_provider_lakeformation.hooks._settings import AuthType, ConnectionSettings, RetrySettings
+from airflow_provider_lakeformation.hooks._wire import Call, Endpoint, QueryValue, RawResponse
+from airflow_provider_lakeformation.hooks.base import LakeFormationBaseAsyncClient, LakeFormationBaseHook
 from airflow_provider_lakeformation.models.arguments import (
-    MAX_LIST_OFFSET,
     check_page,
     create_request,
     job_id_arg,
     job_type_arg,
     parameter_blocks,
+    path_segment_arg,
     spec_error,
     start_args,
     status_arg,
@@ -86,6 +90,7 @@ from airflow_provider_lakeformation.models.status import (
     SUCCESSFUL_STATUSES,
     TERMINAL_STATUSES,
     JobStatus,
+    parse_status,
 )
 
 # The hook module's public names: the hook, its async client, the settings types its arguments
@@ -105,23 +110,113 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_JOBS = "/v1/{project_id}/instances/{instance_id}/lf-jobs"
-#: Every LakeFormation API endpoint the hook calls, as (method, path template) -> hook method. A test
-#: checks this against the emulator's routes, so a new route needs a hook method (and a test).
+# ------------------------------------------------------------------------- reply parsers
+# A reply holding one model is read by ``ModelReply(Model)`` (``hooks._replies``: status, JSON, error
+# bodies, validation); a reply read another way has its own named parser here.
+
+
+def parse_job_status(call: Call, resp: RawResponse) -> JobStatus:
+    """The status of a job from a get-job response (``status`` as a string or ``{"status": ...}``),
+    without validating the rest of the job: a plain lookup, cheap enough for thousands of polls a
+    second.
+
+    :param call: the request.
+    :param resp: its reply.
+    :return: the status.
+    :raises LakeFormationApiError: a non-2xx reply.
+    :raises LakeFormationResponseError: no readable status in a 2xx reply.
+    """
+    data = read_json(call, resp)
+    if "status" not in data:
+        raise response_error(call, resp, "status: Field required")
+    try:
+        return parse_status(data["status"])
+    except ValueError as exc:
+        raise response_error(call, resp, f"status: {exc}") from None
+
+
+# ----------------------------------------------------------------------------- endpoints
+# One declaration per API operation (method, path under /v1/{project_id}, reply parser, hook
+# method); the sync hook and the async client both call it through ``send``.
+
+_JOBS = "instances/{instance_id}/lf-jobs"
+_JOB = _JOBS + "/{job_id}"
+
+CREATE_JOB = Endpoint("POST", _JOBS, ModelReply(Job), "create_job")
+LIST_JOBS = Endpoint("GET", _JOBS, ModelReply(JobPage), "list_jobs")
+GET_JOB = Endpoint("GET", _JOB, ModelReply(Job), "get_job")
+#: The same route as :data:`GET_JOB`, reading only the status (a second view: not in ENDPOINTS).
+GET_JOB_STATUS = Endpoint("GET", _JOB, parse_job_status)
+UPDATE_JOB = Endpoint("PUT", _JOB, ModelReply(Job), "update_job")
+DELETE_JOB = Endpoint("DELETE", _JOB, parse_nothing, "delete_job")
+START_JOB = Endpoint("POST", _JOB + "/start", parse_nothing, "start_job")
+STOP_JOB = Endpoint("POST", _JOB + "/stop", parse_nothing, "stop_job")
+GET_JOB_LOG = Endpoint("GET", _JOB + "/log", ModelReply(JobLog), "get_job_log")
+LIST_JOB_HISTORY = Endpoint("GET", _JOB + "/history", ModelReply(JobPage), "list_job_history")
+LIST_INSTANCES = Endpoint("GET", "instances", ModelReply(InstancePage), "list_instances")
+GET_INSTANCE = Endpoint("GET", "instances/{instance_id}", ModelReply(Instance), "get_instance")
+
+_DECLARED: tuple[Endpoint[Any], ...] = (
+    CREATE_JOB,
+    LIST_JOBS,
+    GET_JOB,
+    UPDATE_JOB,
+    DELETE_JOB,
+    START_JOB,
+    STOP_JOB,
+    GET_JOB_LOG,
+    LIST_JOB_HISTORY,
+    LIST_INSTANCES,
+    GET_INSTANCE,
+)
+#: Every LakeFormation API endpoint the hook calls, as (method, path template) -> hook method (from
+#: the declarations above, plus the console page whose URL the hook builds). A test checks this
+#: against the emulator's routes, so a new route needs a declaration, a hook method and a test.
 ENDPOINTS: dict[tuple[str, str], str] = {
-    ("POST", _JOBS): "create_job",
-    ("GET", _JOBS): "list_jobs",
-    ("GET", _JOBS + "/{job_id}"): "get_job",
-    ("PUT", _JOBS + "/{job_id}"): "update_job",
-    ("DELETE", _JOBS + "/{job_id}"): "delete_job",
-    ("POST", _JOBS + "/{job_id}/start"): "start_job",
-    ("POST", _JOBS + "/{job_id}/stop"): "stop_job",
-    ("GET", _JOBS + "/{job_id}/log"): "get_job_log",
-    ("GET", _JOBS + "/{job_id}/history"): "list_job_history",
-    ("GET", "/v1/{project_id}/instances"): "list_instances",
-    ("GET", "/v1/{project_id}/instances/{instance_id}"): "get_instance",
+    **{(e.method, e.route): e.hook_method for e in _DECLARED},
     ("GET", "/console/jobs/{job_id}"): "job_console_url",
 }
+
+
+def jobs_query(
+    job_type: JobType | str,
+    name_pattern: str | None,
+    status: JobStatus | str | None,
+    offset: int,
+    limit: int,
+) -> dict[str, QueryValue]:
+    """The query of :data:`LIST_JOBS`, its arguments checked (sync and async alike).
+
+    :param job_type: jobs of this type (required by the API).
+    :param name_pattern: only names containing this text.
+    :param status: only jobs in this status.
+    :param offset: index of the first job, 0..1000.
+    :param limit: page size, 1..1000.
+    :return: the query.
+    :raises LakeFormationSpecError: an argument is invalid.
+    """
+    check_page(offset, limit)
+    return {
+        "type": job_type_arg(job_type).value,
+        "name_pattern": name_pattern or None,
+        "status": status_arg(status),
+        "offset": offset,
+        "limit": limit,
+    }
+
+
+def history_query(status: JobStatus | str | None, offset: int, limit: int) -> dict[str, QueryValue]:
+    """The query of :data:`LIST_JOB_HISTORY`, its arguments checked (sync and async alike).
+
+    :param status: only runs that ended in this status.
+    :param offset: index of the first run, 0..1000.
+    :param limit: page size, 1..1000.
+    :return: the query.
+    :raises LakeFormationSpecError: an argument is invalid.
+    """
+    check_page(offset, limit)
+    return {"status": status_arg(status), "offset": offset, "limit": limit}
+
 
 #: Best-known console address of a job on Huawei Cloud.
 CONSOLE_URL = (
@@ -167,31 +262,10 @@ def _not_running(job_id: str, status: JobStatus | None, exc: LakeFormationBadReq
     nothing to stop."""
     if status is None or status in IN_PROGRESS_STATUSES:
         return False
-    log.info("LakeFormation job %s is %s, not running: nothing to stop (%s)", job_id, status, exc.error_msg)
+    log.info(
+        "LakeFormation job %s is %s, not running: nothing to stop (%s)", job_id, status, shown(exc.error_msg)
+    )
     return True
-
-
-def _reply_facts(exc: LakeFormationApiError) -> str:
-    """``HTTP 403, error_code X: error_msg (request_id R)``: the reply in one line."""
-    code = f", error_code {exc.error_code}" if exc.error_code else ""
-    msg = f": {exc.error_msg}" if exc.error_msg else ""
-    return f"HTTP {exc.status_code}{code}{msg} (request_id {exc.request_id or 'unknown'})"
-
-
-def _auth_verdict(s: ConnectionSettings, exc: LakeFormationAuthError) -> str:
-    """A rejected signature or token told apart from a permission problem (by the error code)."""
-    if not exc.credentials_rejected:
-        return (
-            f"LakeFormation at {s.endpoint} accepted the credentials, but they lack permission to read "
-            f"instance {s.instance_id}: grant the user LakeFormation access"
-        )
-    if s.auth_type is AuthType.AKSK:
-        return (
-            f"LakeFormation at {s.endpoint} rejected the AK/SK signature: check that the SK belongs to "
-            "the AK (and the security token of a temporary AK/SK)"
-        )
-    what = "IAM user's token" if s.auth_type is AuthType.IAM else "token"
-    return f"LakeFormation at {s.endpoint} rejected the {what}: check it is valid and not expired"
 
 
 class LakeFormationHook(LakeFormationBaseHook):
@@ -232,12 +306,12 @@ class LakeFormationHook(LakeFormationBaseHook):
                     "Create of LakeFormation job %r failed ambiguously, but job %s with that name now "
                     "exists: the create went through; not sending it again",
                     request.name,
-                    job.id,
+                    shown(job.id),
                 )
             return job
 
-        job = self.execute(job_call(s, "POST", body=request.to_wire()), parse_job, reconcile=reconcile)
-        log.info("Created LakeFormation job %s (%s)", job.id, request.name)
+        job = self.send(CREATE_JOB, body=request.to_wire(), reconcile=reconcile)
+        log.info("Created LakeFormation job %s (%s)", shown(job.id), request.name)
         return job
 
     def get_job(self, job_id: str) -> Job:
@@ -248,7 +322,7 @@ class LakeFormationHook(LakeFormationBaseHook):
         :raises LakeFormationNotFoundError: no such job.
         :raises LakeFormationApiError: any other refusal.
         """
-        return self.execute(job_call(self.settings, "GET", job_id_arg(job_id)), parse_job)
+        return self.send(GET_JOB, job_id=job_id_arg(job_id))
 
     def get_job_status(self, job_id: str) -> JobStatus:
         """The job's status, reading only ``status`` (string or ``{"status": ...}`` on the wire).
@@ -257,7 +331,7 @@ class LakeFormationHook(LakeFormationBaseHook):
         :return: its status.
         :raises LakeFormationApiError: the service refused the request.
         """
-        return self.execute(job_call(self.settings, "GET", job_id_arg(job_id)), parse_job_status)
+        return self.send(GET_JOB_STATUS, job_id=job_id_arg(job_id))
 
     def list_jobs(
         self,
@@ -267,6 +341,7 @@ class LakeFormationHook(LakeFormationBaseHook):
         status: JobStatus | str | None = None,
         offset: int = 0,
         limit: int = 10,
+        retry: RetrySettings | None = None,
     ) -> JobPage:
         """One page of ``GET /lf-jobs``.
 
@@ -275,18 +350,12 @@ class LakeFormationHook(LakeFormationBaseHook):
         :param status: only jobs in this status.
         :param offset: index of the first job, 0..1000.
         :param limit: page size, 1..1000.
+        :param retry: a policy other than the connection's.
         :return: the page (``total`` and ``jobs``).
         :raises LakeFormationSpecError: an argument is invalid (before any HTTP call).
         """
-        check_page(offset, limit)
-        query: dict[str, QueryValue] = {
-            "type": job_type_arg(job_type).value,
-            "name_pattern": name_pattern or None,
-            "status": status_arg(status),
-            "offset": offset,
-            "limit": limit,
-        }
-        return self.execute(job_call(self.settings, "GET", query=query), parse_page)
+        query = jobs_query(job_type, name_pattern, status, offset, limit)
+        return self.send(LIST_JOBS, query=query, retry=retry)
 
     def iter_jobs(
         self,
@@ -303,36 +372,25 @@ class LakeFormationHook(LakeFormationBaseHook):
         :param name_pattern: only names containing this text.
         :param status: only jobs in this status.
         :param page_size: jobs per request, 1..1000.
-        :return: an iterator over the jobs.
+        :return: an iterator over the jobs (each job once, see :class:`JobPager`).
         :raises LakeFormationSpecError: an argument is invalid (before any HTTP call).
+        :raises LakeFormationResponseError: a page held more jobs than ``page_size``.
         """
-        check_page(0, page_size)
         jt = job_type_arg(job_type)
-        status_arg(status)
-        return self._iter_jobs(
-            lambda off: self.list_jobs(
-                jt, name_pattern=name_pattern, status=status, offset=off, limit=page_size
+        wire_status = status_arg(status)
+        pager = JobPager(page_size)
+
+        def fetch(offset: int) -> JobPage:
+            return self.list_jobs(
+                jt, name_pattern=name_pattern, status=wire_status, offset=offset, limit=page_size
             )
-        )
+
+        return self._iter_jobs(fetch, pager)
 
     @staticmethod
-    def _iter_jobs(fetch: Callable[[int], JobPage]) -> Iterator[Job]:
-        offset = 0
-        while True:
-            page = fetch(offset)
-            yield from page.jobs
-            offset += len(page.jobs)
-            if not page.jobs or offset >= page.total:
-                return
-            if offset > MAX_LIST_OFFSET:
-                log.warning(
-                    "LakeFormation lists %d matching jobs but its API cannot page beyond offset %d: "
-                    "only the first %d were read (narrow name_pattern/status to see the rest)",
-                    page.total,
-                    MAX_LIST_OFFSET,
-                    offset,
-                )
-                return
+    def _iter_jobs(fetch: Callable[[int], JobPage], pager: JobPager) -> Iterator[Job]:
+        while not pager.done:
+            yield from pager.take(fetch(pager.offset))
 
     def _find_job_by_name(self, job_type: JobType, name: str, *, single_attempt: bool = False) -> Job | None:
         s = self.settings
@@ -340,15 +398,10 @@ class LakeFormationHook(LakeFormationBaseHook):
         def fetch(offset: int) -> JobPage:
             if not single_attempt:
                 return self.list_jobs(job_type, name_pattern=name, offset=offset, limit=100)
-            query: dict[str, QueryValue] = {
-                "type": job_type.value,
-                "name_pattern": name,
-                "offset": offset,
-                "limit": 100,
-            }
-            return self.attempt(job_call(s, "GET", query=query), parse_page)
+            query = jobs_query(job_type, name, None, offset, 100)
+            return self.attempt(LIST_JOBS.call(s, query=query), LIST_JOBS.parse)
 
-        return next((job for job in self._iter_jobs(fetch) if job.name == name), None)
+        return next((job for job in self._iter_jobs(fetch, JobPager(100)) if job.name == name), None)
 
     def find_job_by_name(self, job_type: JobType | str, name: str) -> Job | None:
         """The job of this type whose name is exactly ``name`` (listed with ``name_pattern``).
@@ -394,7 +447,7 @@ class LakeFormationHook(LakeFormationBaseHook):
             try:
                 wanted = JobType(current) if current is not None else None
             except ValueError:
-                log.debug("Job %s has type %r; skipping the parameter-block check", job_id, current)
+                log.debug("Job %s has type %r; skipping the parameter-block check", job_id, shown(current))
         return wanted
 
     def update_job(
@@ -422,7 +475,7 @@ class LakeFormationHook(LakeFormationBaseHook):
         )
         if wanted is not None:
             parameter_blocks(request.parameter, wanted, log)
-        return self.execute(job_call(self.settings, "PUT", job_id, body=request.to_wire()), parse_job)
+        return self.send(UPDATE_JOB, body=request.to_wire(), job_id=job_id)
 
     def delete_job(self, job_id: str) -> None:
         """Delete a job (``DELETE /lf-jobs/{job_id}``; a SUBMITTED/RUNNING job must be stopped
@@ -433,13 +486,13 @@ class LakeFormationHook(LakeFormationBaseHook):
         :raises LakeFormationBadRequestError: the job is running.
         """
         s = self.settings
-        call = job_call(s, "DELETE", job_id_arg(job_id))
+        call = DELETE_JOB.call(s, job_id=job_id_arg(job_id))
         ambiguous = False
 
         def attempt() -> bool:
             nonlocal ambiguous
             try:
-                return self.attempt(call, parse_nothing)
+                return self.attempt(call, DELETE_JOB.parse)
             except LakeFormationNotFoundError:
                 if ambiguous:
                     log.info("LakeFormation job %s is gone: the earlier delete attempt went through", job_id)
@@ -467,10 +520,10 @@ class LakeFormationHook(LakeFormationBaseHook):
         query = _start_query(mode, cascade)
         s = self.settings
         before = self.get_job(job_id)
-        read = job_call(s, "GET", job_id)
+        read = GET_JOB.call(s, job_id=job_id)
 
         def reconcile() -> bool | None:
-            now = self.attempt(read, parse_job)
+            now = self.attempt(read, GET_JOB.parse)
             if not started_since(before, now):
                 return None
             log.warning(
@@ -478,12 +531,12 @@ class LakeFormationHook(LakeFormationBaseHook):
                 "(start_time %s -> %s): the start went through; not sending it again",
                 job_id,
                 now.status,
-                before.start_time,
-                now.start_time,
+                shown(before.start_time),
+                shown(now.start_time),
             )
             return True
 
-        self.execute(job_call(s, "POST", job_id, "start", query=query), parse_nothing, reconcile=reconcile)
+        self.send(START_JOB, query=query, reconcile=reconcile, job_id=job_id)
         log.debug("Start of LakeFormation job %s accepted", job_id)  # callers log the run's facts
 
     def stop_job(self, job_id: str) -> None:
@@ -495,7 +548,7 @@ class LakeFormationHook(LakeFormationBaseHook):
         """
         job_id = job_id_arg(job_id)
         try:
-            self.execute(job_call(self.settings, "POST", job_id, "stop"), parse_nothing)
+            self.send(STOP_JOB, job_id=job_id)
         except LakeFormationBadRequestError as exc:
             try:
                 status = self.get_job(job_id).status
@@ -511,8 +564,7 @@ class LakeFormationHook(LakeFormationBaseHook):
         :return: the log.
         :raises LakeFormationApiError: the service refused the request.
         """
-        call = job_call(self.settings, "GET", job_id_arg(job_id), "log")
-        return self.execute(call, lambda c, r: parse_model(c, r, JobLog))
+        return self.send(GET_JOB_LOG, job_id=job_id_arg(job_id))
 
     def list_job_history(
         self,
@@ -531,10 +583,8 @@ class LakeFormationHook(LakeFormationBaseHook):
         :return: the page of runs.
         :raises LakeFormationSpecError: an argument is invalid (before any HTTP call).
         """
-        check_page(offset, limit)
-        query: dict[str, QueryValue] = {"status": status_arg(status), "offset": offset, "limit": limit}
-        return self.execute(
-            job_call(self.settings, "GET", job_id_arg(job_id), "history", query=query), parse_page
+        return self.send(
+            LIST_JOB_HISTORY, query=history_query(status, offset, limit), job_id=job_id_arg(job_id)
         )
 
     # ------------------------------------------------------------------ instances
@@ -549,9 +599,7 @@ class LakeFormationHook(LakeFormationBaseHook):
         :raises LakeFormationSpecError: an argument is invalid (before any HTTP call).
         """
         check_page(offset, limit)
-        query: dict[str, QueryValue] = {"name": name or None, "offset": offset, "limit": limit}
-        call = build_call("GET", self.settings.api_root, ["instances"], query)
-        return self.execute(call, lambda c, r: parse_model(c, r, InstancePage))
+        return self.send(LIST_INSTANCES, query={"name": name or None, "offset": offset, "limit": limit})
 
     def get_instance(self, instance_id: str | None = None, *, retry: RetrySettings | None = None) -> Instance:
         """One instance (``GET /v1/{project_id}/instances/{instance_id}``).
@@ -559,64 +607,21 @@ class LakeFormationHook(LakeFormationBaseHook):
         :param instance_id: the instance (default: the connection's).
         :param retry: a policy other than the connection's.
         :return: the instance.
+        :raises LakeFormationSpecError: ``instance_id`` breaks the id rule (before any HTTP call).
         :raises LakeFormationNotFoundError: no such instance.
         """
         s = self.settings
-        if instance_id is not None and not instance_id.strip():
-            raise spec_error("arguments", "instance_id: must not be empty")
-        call = build_call("GET", s.api_root, ["instances", instance_id or s.instance_id])
-        return self.execute(call, lambda c, r: parse_model(c, r, Instance), retry=retry)
+        wanted = s.instance_id if instance_id is None else path_segment_arg("instance_id", instance_id)
+        return self.send(GET_INSTANCE, retry=retry, instance_id=wanted)
 
     # ------------------------------------------------------------------ misc
-
-    def _jobs_api_answers(self, s: ConnectionSettings, quick: RetrySettings) -> bool:
-        try:
-            call = job_call(s, "GET", query={"type": JobType.METADATA_MIGRATION.value, "limit": 1})
-            self.execute(call, parse_page, retry=quick)
-        except Exception:
-            return False
-        return True
 
     def test_connection(self) -> tuple[bool, str]:
         """Check the settings and reach the instance (falling back to listing jobs); never raises.
 
-        The messages name no connection id: in the UI, Airflow tests a copy of the connection
-        under a temporary id the user never saw. A failure reads in one or two lines: what is
-        wrong, then the service's status, error code, message and request id.
-
-        :return: ``(ok, message)`` for the Airflow UI's "Test" button.
+        :return: ``(ok, message)`` for the Airflow UI's "Test" button (see ``hooks._connection``).
         """
-        try:
-            s = self.settings
-            quick = quick_policy(s.retry)
-            instance = self.get_instance(retry=quick)
-        except LakeFormationSpecError as exc:
-            return False, "Invalid connection: " + "; ".join(exc.problems)
-        except LakeFormationNotFoundError as exc:
-            if not self._jobs_api_answers(s, quick):
-                return False, (
-                    f"LakeFormation instance {s.instance_id} not found at {s.endpoint}: check project_id "
-                    f"and instance_id.\n{_reply_facts(exc)}"
-                )
-            return True, (
-                f"Connected to LakeFormation at {s.endpoint}: the jobs API of instance {s.instance_id} "
-                "answers (the instance itself could not be read)"
-            )
-        except LakeFormationAuthError as exc:
-            return False, f"{_auth_verdict(s, exc)}.\n{_reply_facts(exc)}"
-        except LakeFormationApiError as exc:
-            return False, f"LakeFormation at {s.endpoint} refused the request.\n{_reply_facts(exc)}"
-        except LakeFormationConnectionError as exc:
-            return False, f"Could not reach LakeFormation at {s.endpoint}: {exc}"
-        except Exception as exc:
-            return False, f"LakeFormation connection test failed: {type(exc).__name__}: {exc}"
-        if instance.status and instance.status.upper() != "RUNNING":
-            return (
-                False,
-                f"LakeFormation instance {instance.id} is {instance.status}, not RUNNING: it cannot run jobs",
-            )
-        label = f" ({instance.name})" if instance.name else ""
-        return True, f"Connected to LakeFormation instance {instance.id}{label} at {s.endpoint}"
+        return connection_verdict(self)
 
     def job_console_url(self, job_id: str, run: str | int | None = None) -> str:
         """Where a person can see the job: the Huawei Cloud console for ``*.myhuaweicloud.com``
@@ -642,9 +647,7 @@ class LakeFormationHook(LakeFormationBaseHook):
 
         :return: hidden fields, relabeling and placeholders.
         """
-        from airflow_provider_lakeformation.get_provider_info import UI_FIELD_BEHAVIOUR
-
-        return {key.replace("-", "_"): value for key, value in UI_FIELD_BEHAVIOUR.items()}
+        return ui_field_behaviour()
 
     @classmethod
     def get_connection_form_widgets(cls) -> dict[str, Any]:
@@ -653,26 +656,7 @@ class LakeFormationHook(LakeFormationBaseHook):
 
         :return: the widgets by extra-field name.
         """
-        from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
-        from flask_babel import lazy_gettext
-        from wtforms import IntegerField, PasswordField, StringField
-
-        from airflow_provider_lakeformation.get_provider_info import CONN_FIELDS, TEXT_FIELD_HINTS
-
-        widgets: dict[str, Any] = {}
-        for name, field in CONN_FIELDS.items():
-            schema = field.get("schema", {})
-            types = schema.get("type", "string")
-            types = [types] if isinstance(types, str) else list(types)
-            label = lazy_gettext(field["label"])
-            description = TEXT_FIELD_HINTS.get(name, field.get("description"))
-            if field.get("sensitive") or schema.get("format") == "password":
-                widgets[name] = PasswordField(label, widget=BS3PasswordFieldWidget(), description=description)
-            elif "integer" in types:
-                widgets[name] = IntegerField(label, widget=BS3TextFieldWidget(), description=description)
-            else:
-                widgets[name] = StringField(label, widget=BS3TextFieldWidget(), description=description)
-        return widgets
+        return connection_form_widgets()
 
 
 class AsyncLakeFormationClient(LakeFormationBaseAsyncClient):
@@ -694,7 +678,7 @@ class AsyncLakeFormationClient(LakeFormationBaseAsyncClient):
         :param job_id: the job.
         :return: the job.
         """
-        return await self.execute(job_call(self.settings, "GET", job_id_arg(job_id)), parse_job)
+        return await self.send(GET_JOB, job_id=job_id_arg(job_id))
 
     async def get_job_status(self, job_id: str) -> JobStatus:
         """The job's status (reads only ``status`` from the body: cheap enough to poll often).
@@ -704,9 +688,9 @@ class AsyncLakeFormationClient(LakeFormationBaseAsyncClient):
         """
         call = self._status_call
         if call is None or self._status_job != job_id:
-            call = self._status_call = job_call(self.settings, "GET", job_id_arg(job_id))
+            call = self._status_call = GET_JOB_STATUS.call(self.settings, job_id=job_id_arg(job_id))
             self._status_job = job_id
-        return await self.execute(call, parse_job_status)
+        return await self.execute(call, GET_JOB_STATUS.parse)
 
     async def get_job_log(self, job_id: str) -> JobLog:
         """See :meth:`LakeFormationHook.get_job_log`.
@@ -714,8 +698,7 @@ class AsyncLakeFormationClient(LakeFormationBaseAsyncClient):
         :param job_id: the job.
         :return: the log.
         """
-        call = job_call(self.settings, "GET", job_id_arg(job_id), "log")
-        return await self.execute(call, lambda c, r: parse_model(c, r, JobLog))
+        return await self.send(GET_JOB_LOG, job_id=job_id_arg(job_id))
 
     async def list_jobs(
         self, job_type: JobType | str, *, name_pattern: str | None = None, offset: int = 0, limit: int = 100
@@ -728,14 +711,31 @@ class AsyncLakeFormationClient(LakeFormationBaseAsyncClient):
         :param limit: page size, 1..1000.
         :return: the page (``total`` and ``jobs``).
         """
-        check_page(offset, limit)
-        query: dict[str, QueryValue] = {
-            "type": job_type_arg(job_type).value,
-            "name_pattern": name_pattern or None,
-            "offset": offset,
-            "limit": limit,
-        }
-        return await self.execute(job_call(self.settings, "GET", query=query), parse_page)
+        return await self.send(LIST_JOBS, query=jobs_query(job_type, name_pattern, None, offset, limit))
+
+    def iter_jobs(
+        self, job_type: JobType | str, *, name_pattern: str | None = None, page_size: int = 100
+    ) -> AsyncIterator[Job]:
+        """See :meth:`LakeFormationHook.iter_jobs`: every matching job, page by page, each once
+        (the paging rules of :class:`JobPager`); the arguments are checked before it is iterated.
+
+        :param job_type: jobs of this type.
+        :param name_pattern: the service's name pattern.
+        :param page_size: jobs per request, 1..1000.
+        :return: an async iterator over the jobs (``async for job in api.iter_jobs(...)``).
+        :raises LakeFormationSpecError: an argument is invalid (before any HTTP call).
+        """
+        return self._iter_jobs(job_type_arg(job_type), name_pattern, JobPager(page_size))
+
+    async def _iter_jobs(
+        self, job_type: JobType, name_pattern: str | None, pager: JobPager
+    ) -> AsyncIterator[Job]:
+        while not pager.done:
+            page = await self.list_jobs(
+                job_type, name_pattern=name_pattern, offset=pager.offset, limit=pager.page_size
+            )
+            for job in pager.take(page):
+                yield job
 
     async def list_job_history(self, job_id: str, *, offset: int = 0, limit: int = 10) -> JobPage:
         """See :meth:`LakeFormationHook.list_job_history`: a job's runs, newest first.
@@ -745,10 +745,8 @@ class AsyncLakeFormationClient(LakeFormationBaseAsyncClient):
         :param limit: page size, 1..1000.
         :return: the page of runs.
         """
-        check_page(offset, limit)
-        query: dict[str, QueryValue] = {"offset": offset, "limit": limit}
-        call = job_call(self.settings, "GET", job_id_arg(job_id), "history", query=query)
-        return await self.execute(call, parse_page)
+        query = history_query(None, offset, limit)
+        return await self.send(LIST_JOB_HISTORY, query=query, job_id=job_id_arg(job_id))
 
     async def stop_job(self, job_id: str) -> None:
         """See :meth:`LakeFormationHook.stop_job`.
@@ -758,7 +756,7 @@ class AsyncLakeFormationClient(LakeFormationBaseAsyncClient):
         """
         job_id = job_id_arg(job_id)
         try:
-            await self.execute(job_call(self.settings, "POST", job_id, "stop"), parse_nothing)
+            await self.send(STOP_JOB, job_id=job_id)
         except LakeFormationBadRequestError as exc:
             try:
                 status = await self.get_job_status(job_id)

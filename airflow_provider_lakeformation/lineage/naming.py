@@ -18,6 +18,10 @@ migration source metastore  ``mysql://host:port`` (MySQL-      ``{source_catalog
 
 The Airflow asset URI of a LakeFormation dataset is its namespace plus ``/``-separated name parts:
 ``lakeformation://{region}/{instance_id}/{catalog}/{database}``.
+
+No name carries a credential: every URL a name is read from loses its userinfo and its secret-named
+parameters first (:func:`~airflow_provider_lakeformation.models.redaction.redact_url`), so
+``jdbc:mysql://root:PW@db:3306/hive`` names ``mysql://db:3306``.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from airflow_provider_lakeformation.models.jobs import (
     MetaDataMigrationParameter,
     PermissionMigrationParameter,
 )
+from airflow_provider_lakeformation.models.redaction import redact_url
 
 if TYPE_CHECKING:
     from airflow_provider_lakeformation.models.jobs import Job
@@ -120,7 +125,7 @@ def lakeformation_asset_uri(
 
 def obs_dataset(location: str, file_name: str | None = None) -> DatasetName:
     """``obs://bucket/a/b/`` -> namespace ``obs://bucket``, name ``a/b`` (+ ``/file_name``)."""
-    parts = urlsplit(location.strip())
+    parts = urlsplit(redact_url(location.strip()))
     scheme = (parts.scheme or "obs").lower()
     path = parts.path.strip("/")
     if file_name:
@@ -134,11 +139,11 @@ def obs_dataset(location: str, file_name: str | None = None) -> DatasetName:
 def _source_dataset(p: MetaDataMigrationParameter) -> DatasetName:
     ds = p.datasource_parameter
     if p.datasource_type is DatasourceType.ALIYUN_DLF:
-        endpoint = ds.endpoint or ""
+        endpoint = redact_url(ds.endpoint or "")
         host = urlsplit(endpoint if "://" in endpoint else f"//{endpoint}").netloc or "unknown-endpoint"
         return DatasetName(f"dlf://{host}", p.source_catalog, (p.source_catalog,))
     scheme = _JDBC_SCHEMES.get(p.datasource_type, p.datasource_type.value.lower())
-    url = ds.jdbc_url or ""
+    url = redact_url(ds.jdbc_url or "")
     # jdbc:mysql://host:3306/hive?x=y -> host:3306
     inner = url.split(":", 1)[1] if url.lower().startswith("jdbc:") else url
     authority = urlsplit(inner if "://" in inner else f"//{inner}").netloc or "unknown-host"

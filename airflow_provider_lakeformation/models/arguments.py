@@ -1,6 +1,21 @@
-"""Argument rules shared by the hook and the operators: each rule is written once, here, and raises
-:class:`~airflow_provider_lakeformation.exceptions.LakeFormationSpecError` naming the argument and
-the rule before any HTTP call."""
+"""Argument rules shared by the hook, the operators, the sensor and the triggers: each rule is
+written once, here, and raises :class:`~airflow_provider_lakeformation.exceptions.LakeFormationSpecError`
+naming the argument and the rule before any HTTP call (for tasks and triggers: when the DAG file is
+parsed, in their ``__init__``).
+
+=================  ==========================================================================
+argument kind      rule
+=================  ==========================================================================
+ids                :func:`path_segment_arg` (``job_id``, ``project_id``, ``instance_id``)
+booleans           :func:`bool_arg` (one reading of strings, also for connection extras)
+durations          :func:`duration_arg` (finite, 0 or more, at most 30 days)
+poll intervals     :func:`poll_interval_arg` (a duration of at least the poll-interval floor)
+moments            :func:`epoch_arg` (``end_time``: finite epoch seconds)
+statuses           :func:`status_arg` (one filter), :func:`final_statuses_arg` (a set of final ones)
+pages              :func:`check_page` (``offset`` 0..1000, ``limit`` 1..1000)
+counts             :func:`count_arg` (an integer in a range)
+=================  ==========================================================================
+"""
 
 from __future__ import annotations
 
@@ -9,7 +24,7 @@ import logging
 import math
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pydantic import ValidationError
@@ -36,6 +51,19 @@ FALSE_WORDS = frozenset({"false", "0", "no", "off", "f", "n"})
 MAX_SEGMENT_CHARS = 256
 #: Longest duration (timeout, wait, poll interval) accepted, in seconds: 30 days.
 MAX_DURATION_SECONDS = 30 * 24 * 3600.0
+#: Shortest poll interval accepted by default, in seconds (operators, sensor, both triggers): below
+#: it a fleet of waits turns into a load test of the API. ``[lakeformation] min_poll_interval``
+#: lowers it (tests), never below :data:`POLL_INTERVAL_HARD_FLOOR`.
+MIN_POLL_INTERVAL = 1.0
+#: The lowest ``[lakeformation] min_poll_interval`` honoured, in seconds.
+POLL_INTERVAL_HARD_FLOOR = 0.01
+#: Most consecutive transient errors a wait may be told to tolerate (``max_transient_errors``).
+MAX_TRANSIENT_ERRORS = 1000
+#: Default ``min_deferral_seconds`` (``[lakeformation] min_deferral_seconds``): how long after a task
+#: defers its trigger holds back the event that resumes it (Airflow's deferral race, docs/operators.md).
+MIN_DEFERRAL_SECONDS = 10.0
+#: Longest ``min_deferral_seconds`` accepted: a hold is a few seconds, never a wait of its own.
+MAX_DEFERRAL_HOLD = 300.0
 
 
 def spec_error(what: str, problem: str) -> LakeFormationSpecError:
@@ -77,6 +105,20 @@ def job_id_arg(job_id: Any) -> str:
     return path_segment_arg("job_id", job_id)
 
 
+def _finite(name: str, value: Any, rule: str) -> float:
+    """``value`` as a finite float (numeric strings from templates too; not a bool), else the
+    error of ``rule``."""
+    if isinstance(value, bool):
+        raise spec_error(name, rule)
+    try:
+        number = float(value)
+    except (TypeError, ValueError, OverflowError):
+        raise spec_error(name, rule) from None
+    if not math.isfinite(number):
+        raise spec_error(name, rule)
+    return number
+
+
 def duration_arg(name: str, value: Any, *, allow_zero: bool = True, allow_none: bool = False) -> float | None:
     """A duration in seconds (timeout, wait, poll interval): a finite number from 0 (or above 0
     when not ``allow_zero``) to :data:`MAX_DURATION_SECONDS`; numeric strings (templates) accepted.
@@ -92,17 +134,97 @@ def duration_arg(name: str, value: Any, *, allow_zero: bool = True, allow_none: 
         return None
     low = "0 or greater" if allow_zero else "greater than 0"
     rule = f"{name}: must be a finite number of seconds, {low} and at most {MAX_DURATION_SECONDS:.0f}"
-    if isinstance(value, bool):
-        raise spec_error(name, rule)
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError, OverflowError):
-        raise spec_error(name, rule) from None
-    if not math.isfinite(seconds) or seconds < 0 or (seconds == 0 and not allow_zero):
-        raise spec_error(name, rule)
-    if seconds > MAX_DURATION_SECONDS:
+    seconds = _finite(name, value, rule)
+    if seconds < 0 or (seconds == 0 and not allow_zero) or seconds > MAX_DURATION_SECONDS:
         raise spec_error(name, rule)
     return seconds
+
+
+def poll_interval_arg(name: str, value: Any, floor: float = MIN_POLL_INTERVAL) -> float:
+    """A poll interval in seconds: a :func:`duration_arg` of at least ``floor`` (0, negative, NaN,
+    infinite or sub-floor values would poll the API in a hot loop).
+
+    :param name: the argument's name (named in the error).
+    :param value: the interval.
+    :param floor: the shortest interval accepted (:data:`MIN_POLL_INTERVAL` unless configured lower,
+        never below :data:`POLL_INTERVAL_HARD_FLOOR`).
+    :return: the interval as a float.
+    :raises LakeFormationSpecError: not a number, not finite, below ``floor`` or above 30 days.
+    """
+    floor = max(float(floor), POLL_INTERVAL_HARD_FLOOR)
+    seconds = duration_arg(name, value, allow_zero=False)
+    assert seconds is not None
+    if seconds < floor:
+        raise spec_error(
+            name,
+            f"{name}: must be at least {floor:g} seconds (the poll-interval floor, "
+            "[lakeformation] min_poll_interval)",
+        )
+    return seconds
+
+
+def deferral_hold_arg(name: str, value: Any) -> float:
+    """``min_deferral_seconds``: a finite number of seconds from 0 (no hold) to
+    :data:`MAX_DEFERRAL_HOLD`; numeric strings (templates, config) accepted.
+
+    :param name: the argument's name (named in the error).
+    :param value: the seconds.
+    :return: the seconds as a float.
+    :raises LakeFormationSpecError: not a number, not finite, negative or above the bound.
+    """
+    seconds = duration_arg(name, value)
+    assert seconds is not None
+    if seconds > MAX_DEFERRAL_HOLD:
+        raise spec_error(name, f"{name}: must be at most {MAX_DEFERRAL_HOLD:.0f} seconds (got {seconds:g})")
+    return seconds
+
+
+def epoch_arg(name: str, value: Any) -> float | None:
+    """A moment as epoch seconds (``end_time``): ``None`` (no limit) or a finite number from 0.
+
+    :param name: the argument's name (named in the error).
+    :param value: the moment.
+    :return: the moment as a float, or ``None``.
+    :raises LakeFormationSpecError: not a number, NaN, infinite or negative.
+    """
+    if value is None:
+        return None
+    rule = f"{name}: must be a finite number of epoch seconds (or None for no limit)"
+    seconds = _finite(name, value, rule)
+    if seconds < 0:
+        raise spec_error(name, rule)
+    return seconds
+
+
+def count_arg(name: str, value: Any, low: int, high: int) -> int:
+    """A count (``max_transient_errors``, ``history_limit``...): an integer from ``low`` to ``high``;
+    integral numbers and numeric strings (templates) accepted.
+
+    :param name: the argument's name (named in the error).
+    :param value: the count.
+    :param low: the smallest count accepted.
+    :param high: the largest count accepted.
+    :return: the count.
+    :raises LakeFormationSpecError: not an integer, or out of range.
+    """
+    rule = f"{name}: must be an integer from {low} to {high}"
+    number = _finite(name, value, rule)
+    if number != int(number) or not low <= number <= high:
+        raise spec_error(name, rule)
+    return int(number)
+
+
+def text_arg(name: str, value: Any) -> str:
+    """A non-empty text argument (``name_pattern``), surrounding whitespace stripped.
+
+    :param name: the argument's name (named in the error).
+    :param value: the text.
+    :return: the stripped text.
+    :raises LakeFormationSpecError: not a string, or blank.
+    """
+    if not isinstance(value, str) or not value.strip():
+        raise spec_error(name, f"{name}: must be a non-empty string")
+    return value.strip()
 
 
 def job_type_arg(value: JobType | str, what: str = "arguments") -> JobType:
@@ -125,6 +247,34 @@ def status_arg(value: JobStatus | str | None) -> str | None:
         raise spec_error("arguments", f"status: must be one of {known}") from None
 
 
+def final_statuses_arg(name: str, values: Iterable[JobStatus | str] | None, default: JobStatus) -> list[str]:
+    """A set of final statuses (the watcher's ``statuses``), as sorted wire values.
+
+    :param name: the argument's name (named in the error).
+    :param values: statuses (any case); ``None`` means ``[default]``.
+    :param default: the status of ``None``.
+    :return: the sorted wire values.
+    :raises LakeFormationSpecError: a status that is unknown or not final, a bare string, or none.
+    """
+    if values is None:
+        return [default.value]
+    if isinstance(values, str):
+        raise spec_error(name, f"{name}: must be a list of statuses, not one string")
+    out: set[str] = set()
+    for value in values:
+        try:
+            status = known_status(value)
+        except ValueError:
+            known = ", ".join(s.value for s in JobStatus if s.is_terminal)
+            raise spec_error(name, f"{name}: each must be one of {known}") from None
+        if not status.is_terminal:
+            raise spec_error(name, f"{name}: {status.value} is not a final status")
+        out.add(status.value)
+    if not out:
+        raise spec_error(name, f"{name}: must name at least one final status")
+    return sorted(out)
+
+
 def check_page(offset: int, limit: int) -> None:
     """``offset`` 0..1000 and ``limit`` 1..1000, as the list APIs accept."""
     if isinstance(offset, bool) or not isinstance(offset, int) or not 0 <= offset <= MAX_LIST_OFFSET:
@@ -134,12 +284,19 @@ def check_page(offset: int, limit: int) -> None:
 
 
 def bool_arg(value: Any, what: str) -> bool | None:
-    """A bool that may have been rendered from a template: ``None``/``""``/``"none"`` -> None,
-    :data:`TRUE_WORDS` / :data:`FALSE_WORDS` (any case) -> True / False."""
+    """The one reading of a boolean argument, for templated operator arguments, trigger kwargs and
+    connection extras alike: ``None``, ``""`` and ``"none"`` (any case) -> ``None`` (not given);
+    :data:`TRUE_WORDS` / :data:`FALSE_WORDS` (any case, also the integers 1 and 0) -> True / False.
+
+    :param value: the value.
+    :param what: the argument's name (named in the error).
+    :return: True, False or ``None``.
+    :raises LakeFormationSpecError: anything else (``"maybe"``, 2, a list...).
+    """
     if value is None or isinstance(value, bool):
         return value
-    if isinstance(value, str):
-        text = value.strip().lower()
+    if isinstance(value, (str, int)):
+        text = str(value).strip().lower()
         if text in ("", "none"):
             return None
         if text in TRUE_WORDS:
@@ -147,6 +304,19 @@ def bool_arg(value: Any, what: str) -> bool | None:
         if text in FALSE_WORDS:
             return False
     raise spec_error(what, f"{what}: must be true or false")
+
+
+def flag_arg(value: Any, what: str, default: bool) -> bool:
+    """:func:`bool_arg` where "not given" means ``default``.
+
+    :param value: the value.
+    :param what: the argument's name (named in the error).
+    :param default: the value of ``None`` / ``""``.
+    :return: True or False.
+    :raises LakeFormationSpecError: not a boolean word.
+    """
+    parsed = bool_arg(value, what)
+    return default if parsed is None else parsed
 
 
 def start_args(mode: StartMode | str | None, cascade: Any) -> tuple[StartMode | None, bool | None]:

@@ -12,6 +12,7 @@ that is actually sent.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from enum import Enum
 from typing import Annotated, Any
 
@@ -23,13 +24,16 @@ from pydantic import (
     Field,
     SecretStr,
     SerializationInfo,
+    SerializerFunctionWrapHandler,
     StrictBool,
     StrictInt,
     ValidationInfo,
     field_serializer,
+    model_serializer,
     model_validator,
 )
 
+from airflow_provider_lakeformation.models.redaction import mask_by_key, redact_url
 from airflow_provider_lakeformation.models.status import JobStatus, parse_status
 
 # --------------------------------------------------------------------------------------------- enums
@@ -217,8 +221,14 @@ SECRET_FIELDS: frozenset[str] = frozenset({"password", "access_key", "secret_key
 # ------------------------------------------------------------------------------------- base models
 
 
+def _revealing(info: SerializationInfo) -> bool:
+    return isinstance(info.context, dict) and bool(info.context.get("reveal_secrets"))
+
+
 class WireModel(BaseModel):
-    """Base of every request model: strict about unknown fields, silent about input values."""
+    """Base of every request model: strict about unknown fields, silent about input values. Its
+    ``repr`` and ordinary dumps show every URL without its credentials (:func:`redact_url`); only
+    :meth:`to_wire` keeps them."""
 
     model_config = ConfigDict(
         extra="forbid", validate_assignment=True, hide_input_in_errors=True, defer_build=True
@@ -227,6 +237,17 @@ class WireModel(BaseModel):
     def to_wire(self) -> dict[str, Any]:
         """The JSON body as sent to the service: enums as strings, secrets revealed, unset fields left out."""
         return self.model_dump(mode="json", exclude_none=True, context={"reveal_secrets": True})
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for name, value in super().__repr_args__():
+            yield name, redact_url(value) if isinstance(value, str) else value
+
+    @model_serializer(mode="wrap")
+    def _url_credentials_hidden(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> Any:
+        data = handler(self)
+        if _revealing(info) or not isinstance(data, dict):
+            return data
+        return {k: redact_url(v) if isinstance(v, str) else v for k, v in data.items()}
 
 
 class ResponseModel(BaseModel):
@@ -253,7 +274,7 @@ class DataSourceParameter(WireModel):
 
     @field_serializer("password", "access_key", "secret_key", when_used="json-unless-none")
     def _serialize_secret(self, value: SecretStr, info: SerializationInfo) -> str:
-        if isinstance(info.context, dict) and info.context.get("reveal_secrets"):
+        if _revealing(info):
             return value.get_secret_value()
         return str(value)
 
@@ -504,8 +525,17 @@ def _status_or_none(value: Any) -> Any:
     return None if value is None else parse_status(value)
 
 
+def _masked_reply(value: Any) -> Any:
+    """A job as the server sent it, every secret-named entry masked and every URL stripped of its
+    credentials (:func:`~airflow_provider_lakeformation.models.redaction.mask_by_key`) before it is
+    read: a block that fails the strict model and is kept as a dict, or an echoed token kept as an
+    unknown field, never shows a secret in a ``repr``, a dump or an error."""
+    return mask_by_key(value) if isinstance(value, dict) else value
+
+
 class Job(ResponseModel):
-    """A job as returned by create, get, modify and list. ``status`` may come as a string or object."""
+    """A job as returned by create, get, modify and list. ``status`` may come as a string or object.
+    Secrets the server sends back (by key name, or inside a URL) are masked as the job is read."""
 
     id: str
     name: str | None = None
@@ -517,12 +547,16 @@ class Job(ResponseModel):
     end_time: str | int | None = None
     status: Annotated[JobStatus | None, BeforeValidator(_status_or_none)] = None
 
+    _mask = model_validator(mode="before")(_masked_reply)
+
 
 class JobPage(ResponseModel):
     """One page of ``GET /lf-jobs`` or ``GET /lf-jobs/{id}/history``."""
 
     total: int = 0
     jobs: list[Job] = Field(default_factory=list)
+
+    _mask = model_validator(mode="before")(_masked_reply)
 
 
 class JobLog(ResponseModel):

@@ -12,9 +12,11 @@ from functools import cache
 from typing import Any, Literal, Protocol
 
 from airflow_provider_lakeformation.exceptions import (
+    SERVER_TEXT_CHARS,
     LakeFormationConnectionError,
     LakeFormationRetryableError,
     LakeFormationSpecError,
+    shown,
 )
 
 
@@ -22,9 +24,12 @@ class JobStatus(str, Enum):
     """Status of a LakeFormation job, as the service reports it.
 
     A status the client does not know (a state the service added later, e.g. ``QUEUED``) is kept
-    as an ``UNKNOWN`` value carrying the raw text: ``JobStatus("QUEUED")`` has ``name`` ``UNKNOWN``,
+    as an ``UNKNOWN`` value carrying the text: ``JobStatus("QUEUED")`` has ``name`` ``UNKNOWN``,
     ``value`` ``"QUEUED"``, equals ``"QUEUED"``, is neither terminal nor in progress, and
-    :attr:`is_known` is False. Waits keep polling through it (see :func:`job_outcome`).
+    :attr:`is_known` is False. Waits keep polling through it (see :func:`job_outcome`). The text is
+    kept as :func:`~airflow_provider_lakeformation.exceptions.shown` makes it (control characters
+    escaped, cut to :data:`~airflow_provider_lakeformation.exceptions.SERVER_TEXT_CHARS`), so every
+    log line, event and XCom that carries a status carries a safe one.
     """
 
     CREATED = "CREATED"
@@ -49,6 +54,8 @@ class JobStatus(str, Enum):
             return known
         if not text:
             return None
+        if len(text) > _SHOWN_STATUS_CHARS or not text.isprintable():
+            text = shown(text)  # a status shown once (e.g. back from a trigger event) stays as it is
         member = str.__new__(cls, text)
         member._name_ = "UNKNOWN"
         member._value_ = text
@@ -67,6 +74,10 @@ class JobStatus(str, Enum):
     def is_in_progress(self) -> bool:
         return self in IN_PROGRESS_STATUSES
 
+
+#: The longest unknown status kept as sent: :func:`shown` cuts a longer one to its 200 characters
+#: plus the note saying so, which is shorter than this.
+_SHOWN_STATUS_CHARS = SERVER_TEXT_CHARS + 64
 
 #: A job in one of these states will not change state again until it is started again.
 TERMINAL_STATUSES: frozenset[JobStatus] = frozenset(
@@ -106,7 +117,9 @@ def parse_status(value: object) -> JobStatus:
     if isinstance(raw, JobStatus):
         return raw
     if not isinstance(raw, str) or not raw.strip():
-        raise ValueError(f"status must be a string or an object with a 'status' string, got {value!r}")
+        # the type only: the value came from a server and may hold anything (a secret as a key)
+        got = "an empty string" if isinstance(raw, str) else type(value if raw is None else raw).__name__
+        raise ValueError(f"status must be a string or an object with a 'status' string, got {got}")
     return JobStatus(raw)
 
 
@@ -135,6 +148,8 @@ class StatusLog(Protocol):
     def info(self, event: Any, *args: Any, **kw: Any) -> Any: ...
 
     def warning(self, event: Any, *args: Any, **kw: Any) -> Any: ...
+
+    def error(self, event: Any, *args: Any, **kw: Any) -> Any: ...
 
 
 def _state_set(values: Iterable[JobStatus | str], what: str) -> frozenset[JobStatus]:

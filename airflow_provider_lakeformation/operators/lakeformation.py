@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, NoReturn
 from pydantic import BaseModel
 
 from airflow_provider_lakeformation._compat import BaseOperator, ResumableJobMixin
+from airflow_provider_lakeformation.config import checked_min_deferral, checked_poll_interval
 from airflow_provider_lakeformation.exceptions import (
     LakeFormationBadRequestError,
     LakeFormationError,
@@ -22,6 +23,7 @@ from airflow_provider_lakeformation.exceptions import (
     LakeFormationNotFoundError,
     LakeFormationSpecError,
     LakeFormationTimeoutError,
+    shown,
 )
 from airflow_provider_lakeformation.lineage.operator import LakeFormationLineageMixin
 from airflow_provider_lakeformation.links.lakeformation import LakeFormationJobLink
@@ -33,6 +35,7 @@ from airflow_provider_lakeformation.mixins import (
     WaitTimedOut,
     default_deferrable,
     positive,
+    transient_budget,
 )
 from airflow_provider_lakeformation.models.arguments import (
     choice_arg,
@@ -43,7 +46,6 @@ from airflow_provider_lakeformation.models.arguments import (
     start_args,
 )
 from airflow_provider_lakeformation.models.jobs import (
-    SECRET_FIELDS,
     CreateJobRequest,
     Job,
     JobType,
@@ -51,6 +53,7 @@ from airflow_provider_lakeformation.models.jobs import (
     UpdateJobRequest,
     WireModel,
 )
+from airflow_provider_lakeformation.models.redaction import is_secret_name, url_credentials
 from airflow_provider_lakeformation.models.status import (
     IN_PROGRESS_STATUSES,
     JobStatus,
@@ -90,21 +93,28 @@ def _max_tries(context: Context) -> int | None:
 
 
 def collect_secrets(value: Any) -> list[str]:
-    """Values of ``password`` / ``access_key`` / ``secret_key`` anywhere in a job spec (dict, JSON
-    string or model)."""
+    """Every secret in a job spec (dict, JSON string or model): the values under secret-named keys
+    (``password``, ``access_key``, ``secret_key``... :func:`is_secret_name`) and the credentials
+    written inside any URL (:func:`url_credentials`); in a JSON string, a key given twice yields both
+    values.
+
+    :param value: the spec, or a part of it.
+    :return: the secret values found.
+    """
     if isinstance(value, str):
         try:
-            value = json.loads(value)
+            value = json.loads(value, object_pairs_hook=_Pairs)
         except ValueError:
-            return []
+            return list(url_credentials(value)[1])
     if isinstance(value, WireModel):
         value = value.to_wire()
     elif isinstance(value, BaseModel):
         value = value.model_dump(mode="json")
+    pairs = value if isinstance(value, _Pairs) else value.items() if isinstance(value, Mapping) else None
     found: list[str] = []
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            if key in SECRET_FIELDS and isinstance(item, str) and item:
+    if pairs is not None:
+        for key, item in pairs:
+            if isinstance(key, str) and is_secret_name(key) and isinstance(item, str) and item:
                 found.append(item)
             else:
                 found.extend(collect_secrets(item))
@@ -112,6 +122,10 @@ def collect_secrets(value: Any) -> list[str]:
         for item in value:
             found.extend(collect_secrets(item))
     return found
+
+
+class _Pairs(list[tuple[str, Any]]):
+    """A JSON object as its ``(key, value)`` pairs: a key given twice keeps both values."""
 
 
 def mask_job_secrets(job: Any) -> None:
@@ -185,9 +199,6 @@ class LakeFormationCreateJobOperator(
     :param if_exists: what to do when a job of the same type and name exists: ``"fail"`` (default,
         naming the existing job id), ``"reuse"`` (return it unchanged) or ``"update"`` (modify it to
         match ``job``). Makes re-runs and backfills safe.
-    :param lakeformation_conn_id: Airflow connection of type ``lakeformation``.
-    :param project_id: overrides the connection's project.
-    :param instance_id: overrides the connection's instance.
     """
 
     template_fields: Sequence[str] = ("job", "project_id", "instance_id")
@@ -227,7 +238,9 @@ class LakeFormationCreateJobOperator(
                     raise
                 job_id = self._handle_existing(existing, request)
             else:
-                self.log.info("created %s LakeFormation job %r: %s", request.type.value, request.name, job_id)
+                self.log.info(
+                    "created %s LakeFormation job %r: %s", request.type.value, request.name, shown(job_id)
+                )
         self.push_xcoms(context, job_id=job_id, console_url=self.console_url(job_id))
         self.lineage_job_id = job_id  # OpenLineage: the job this task defined
         return job_id
@@ -236,13 +249,15 @@ class LakeFormationCreateJobOperator(
         what = f"a {request.type.value} LakeFormation job named {request.name!r}"
         if self.if_exists == "reuse":
             self.log.info(
-                "%s already exists (%s): reusing it unchanged (if_exists='reuse')", what, existing.id
+                "%s already exists (%s): reusing it unchanged (if_exists='reuse')", what, shown(existing.id)
             )
             return existing.id
         if self.if_exists == "update":
             self.hook.update_job(existing.id, UpdateJobRequest.from_create(request), job_type=request.type)
             self.log.info(
-                "%s already exists (%s): updated it to the given spec (if_exists='update')", what, existing.id
+                "%s already exists (%s): updated it to the given spec (if_exists='update')",
+                what,
+                shown(existing.id),
             )
             return existing.id
         raise LakeFormationError(
@@ -400,9 +415,10 @@ class LakeFormationStopJobOperator(_StopMixin, LakeFormationJobRefMixin, BaseOpe
     :param job_name: the exact name of the job to stop (templated), instead of ``job_id``.
     :param job_type: the job's type, with ``job_name`` (templated).
     :param wait_for_stop: wait until the job is no longer SUBMITTED/RUNNING.
-    :param poll_interval: seconds between status reads while waiting.
+    :param poll_interval: seconds between status reads while waiting (at least
+        ``[lakeformation] min_poll_interval``, 1 s).
     :param timeout: longest wait in seconds (``None``: no limit); then LakeFormationTimeoutError.
-    :param max_transient_errors: consecutive transient polling errors tolerated while waiting.
+    :param max_transient_errors: consecutive transient polling errors tolerated while waiting (0..1000).
     """
 
     template_fields: Sequence[str] = ("job_id", "job_name", "job_type", "project_id", "instance_id")
@@ -424,9 +440,9 @@ class LakeFormationStopJobOperator(_StopMixin, LakeFormationJobRefMixin, BaseOpe
         super().__init__(**kwargs)
         self.set_job_ref(job_id, job_name, job_type)
         self.wait_for_stop = wait_for_stop
-        self.poll_interval = positive(poll_interval, "poll_interval")
-        self.timeout = timeout
-        self.max_transient_errors = max_transient_errors
+        self.poll_interval = checked_poll_interval("poll_interval", poll_interval)
+        self.timeout = None if timeout is None else positive(timeout, "timeout")
+        self.max_transient_errors = transient_budget(max_transient_errors)
 
     def execute(self, context: Context) -> str:
         job_id = self.resolve_job_id()
@@ -446,9 +462,10 @@ class LakeFormationDeleteJobOperator(_StopMixin, LakeFormationJobRefMixin, BaseO
         until it has stopped; otherwise deleting a running job fails with a clear message.
     :param ignore_missing: succeed when the job does not exist, or no job has ``job_name``
         (idempotent clean-up tasks).
-    :param poll_interval: seconds between status reads while waiting for the stop.
+    :param poll_interval: seconds between status reads while waiting for the stop (at least
+        ``[lakeformation] min_poll_interval``, 1 s).
     :param stop_timeout: longest wait for the stop in seconds; then LakeFormationTimeoutError.
-    :param max_transient_errors: consecutive transient polling errors tolerated while waiting.
+    :param max_transient_errors: consecutive transient polling errors tolerated while waiting (0..1000).
     """
 
     template_fields: Sequence[str] = ("job_id", "job_name", "job_type", "project_id", "instance_id")
@@ -472,9 +489,9 @@ class LakeFormationDeleteJobOperator(_StopMixin, LakeFormationJobRefMixin, BaseO
         self.set_job_ref(job_id, job_name, job_type)
         self.stop_if_running = stop_if_running
         self.ignore_missing = ignore_missing
-        self.poll_interval = positive(poll_interval, "poll_interval")
+        self.poll_interval = checked_poll_interval("poll_interval", poll_interval)
         self.stop_timeout = positive(stop_timeout, "stop_timeout")
-        self.max_transient_errors = max_transient_errors
+        self.max_transient_errors = transient_budget(max_transient_errors)
 
     def execute(self, context: Context) -> str | None:
         try:
@@ -531,19 +548,27 @@ class LakeFormationStartJobOperator(
     :param mode: ``NORMAL`` or ``COMPARISON`` (templated; service default when ``None``).
     :param cascade: the start call's ``cascade`` flag (templated).
     :param wait_for_completion: wait for the run to end; ``False`` returns right after starting.
-    :param poll_interval: seconds between status reads (sync loop and trigger).
+    :param poll_interval: seconds between status reads (sync loop and trigger; at least
+        ``[lakeformation] min_poll_interval``, 1 s).
     :param timeout: longest wait in seconds (``None``: no limit). When it passes the job is stopped
         and the task fails with LakeFormationTimeoutError.
     :param deferrable: wait on the triggerer (default ``[operators] default_deferrable``).
     :param fail_on_partial_success: PARTIAL_SUCCESS fails the task (default) or counts as success.
     :param log_tail_lines: lines of the job log printed in the task log when the run fails.
     :param cancel_on_kill: stop the job when the task is killed (worker ``on_kill`` and trigger).
-    :param max_transient_errors: consecutive transient polling errors tolerated while waiting.
+    :param max_transient_errors: consecutive transient polling errors tolerated while waiting (0..1000).
     :param if_running: when the job is already SUBMITTED/RUNNING at the start: ``"attach"``
         (default: wait on that run), ``"fail"`` (fail naming the run) or ``"restart"`` (stop it,
         wait until it has stopped, within ``timeout``, then start anew). A retry (try 2 or later)
         always attaches: its earlier try may have started that run.
-    :param durable: keep the run in the task state store for crash-safe retries (Airflow 3.3+).
+    :param durable: keep the started run (job id and start time) in the task state store, so a retry
+        after a worker crash or a lost resume reconnects to it instead of starting the job again
+        (Airflow 3.3+; below 3.3 there is no store and it has no effect, ``False`` warns so).
+    :param min_deferral_seconds: in deferrable mode, the trigger holds back the event that resumes
+        the task until this many seconds after the deferral (0..300; ``None``: ``[lakeformation]
+        min_deferral_seconds``, 10 s), so Airflow's scheduler has handled the deferring process's
+        exit first (docs/operators.md, "Airflow's deferral race"). Costs a short wait at most this
+        long; a longer one is not slowed.
 
     Lineage (docs/lineage.md): OpenLineage facets of the job (with the ``openlineage`` extra), and
     for a successful waited-for run, ``outlets`` get asset events with the job id and status in
@@ -581,22 +606,29 @@ class LakeFormationStartJobOperator(
         cancel_on_kill: bool = True,
         max_transient_errors: int = 10,
         if_running: IfRunning = "attach",
+        durable: bool = True,
+        min_deferral_seconds: float | None = None,
         **kwargs: Any,
     ) -> None:
+        if not durable:
+            # Only a turned-off store reaches the mixin: below 3.3 its stand-in warns about any
+            # explicit value, and the default must not warn on every parse.
+            kwargs["durable"] = False
         super().__init__(**kwargs)
         self.set_job_ref(job_id, job_name, job_type)
         self.if_running = choice_arg("if_running", if_running, _IF_RUNNING)
         self.mode = mode
         self.cascade = cascade
         self.wait_for_completion = wait_for_completion
-        self.poll_interval = positive(poll_interval, "poll_interval")
+        self.poll_interval = checked_poll_interval("poll_interval", poll_interval)
         self.timeout = None if timeout is None else positive(timeout, "timeout")
         self.deferrable = deferrable
         self.fail_on_partial_success = fail_on_partial_success
         self.log_tail_lines = log_tail_lines
         self.cancel_on_kill = cancel_on_kill
-        self.max_transient_errors = max_transient_errors
+        self.max_transient_errors = transient_budget(max_transient_errors)
         self._success, self._failure = resolve_states(fail_on_partial_success=fail_on_partial_success)
+        self.min_deferral_seconds = checked_min_deferral(min_deferral_seconds)
         self._run: Job | None = None  # the run started or attached to by this try
         self._in_flight: str | None = None  # job to stop in on_kill
         self._finished = False
@@ -647,10 +679,10 @@ class LakeFormationStartJobOperator(
         self.log.info(
             "Started LakeFormation job %s (%s %r): %s, run start_time %s, mode %s, cascade %s",
             job_id,
-            kind or "type unknown",
-            job.name,
+            shown(kind or "type unknown"),
+            shown(job.name),
             job.status.value if job.status else "status unknown",
-            job.start_time,
+            shown(job.start_time),
             mode.value if mode else "not given (service default)",
             "not given (service default)" if cascade is None else str(cascade).lower(),
         )
@@ -693,9 +725,9 @@ class LakeFormationStartJobOperator(
         self.log.warning(
             "LakeFormation job %s is %s (run started at %s): %s, so this task attaches to that run "
             "instead of starting another one",
-            job.id,
+            shown(job.id),
             status,
-            job.start_time,
+            shown(job.start_time),
             why,
         )
         self._run, self._in_flight = job, self.job_id

@@ -8,11 +8,13 @@ from typing import TYPE_CHECKING, Any
 from airflow.providers.common.compat.sdk import AirflowSensorTimeout, PokeReturnValue
 
 from airflow_provider_lakeformation._compat import BaseSensorOperator
+from airflow_provider_lakeformation.config import checked_min_deferral, checked_poll_interval
 from airflow_provider_lakeformation.links.lakeformation import LakeFormationJobLink
 from airflow_provider_lakeformation.mixins import (
     LakeFormationJobRefMixin,
     LakeFormationJobWaitMixin,
     default_deferrable,
+    transient_budget,
 )
 from airflow_provider_lakeformation.models.jobs import JobType
 from airflow_provider_lakeformation.models.status import JobStatus, resolve_states
@@ -45,7 +47,18 @@ class LakeFormationJobSensor(LakeFormationJobWaitMixin, LakeFormationJobRefMixin
     :param fail_on_partial_success: decides where PARTIAL_SUCCESS goes when the sets are defaulted.
     :param deferrable: wait on the triggerer (default ``[operators] default_deferrable``).
     :param log_tail_lines: lines of the job log printed when the job failed.
-    :param max_transient_errors: consecutive transient errors tolerated (poke mode and trigger).
+    :param max_transient_errors: consecutive transient errors tolerated (poke mode and trigger;
+        0..1000).
+    :param min_deferral_seconds: in deferrable mode, the trigger holds back the event that resumes
+        the task until this many seconds after the deferral (0..300; ``None``: ``[lakeformation]
+        min_deferral_seconds``, 10 s), so Airflow's scheduler has handled the deferring process's
+        exit first (docs/operators.md, "Airflow's deferral race"). Costs a short wait at most this
+        long; a longer one is not slowed.
+
+    ``poke_interval`` (Airflow's) is also how often the trigger polls in deferrable mode, and it
+    follows the poll-interval rule in every mode: a finite number of seconds of at least
+    ``[lakeformation] min_poll_interval`` (1 s), so ``poke_interval=0`` is refused with a
+    ``LakeFormationSpecError`` naming ``poke_interval`` when the DAG file is parsed.
     """
 
     template_fields: Sequence[str] = ("job_id", "job_name", "job_type", "project_id", "instance_id")
@@ -64,6 +77,7 @@ class LakeFormationJobSensor(LakeFormationJobWaitMixin, LakeFormationJobRefMixin
         deferrable: bool = default_deferrable(),
         log_tail_lines: int = 50,
         max_transient_errors: int = 10,
+        min_deferral_seconds: float | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -74,8 +88,10 @@ class LakeFormationJobSensor(LakeFormationJobWaitMixin, LakeFormationJobRefMixin
         self.fail_on_partial_success = fail_on_partial_success
         self.deferrable = deferrable
         self.log_tail_lines = log_tail_lines
-        self.max_transient_errors = max_transient_errors
-        self.poll_interval = float(self.poke_interval)  # the trigger polls as often as the sensor pokes
+        self.max_transient_errors = transient_budget(max_transient_errors)
+        self.min_deferral_seconds = checked_min_deferral(min_deferral_seconds)
+        # the trigger polls as often as the sensor pokes: the poll-interval rule applies to both
+        self.poll_interval = checked_poll_interval("poke_interval", self.poke_interval)
         self._poll: JobPoll | None = None
 
     def execute(self, context: Context) -> Any:
@@ -103,7 +119,7 @@ class LakeFormationJobSensor(LakeFormationJobWaitMixin, LakeFormationJobRefMixin
             self._poll = JobPoll(
                 self.job_id, self.log, self.target_states, self.failure_states, self.max_transient_errors
             )
-        outcome = poll_once(self._poll, lambda: self.hook.get_job_status(self.job_id))
+        outcome = poll_once(self._poll, self.hook.get_job_status)
         status = self._poll.last
         if outcome is None or status is None:
             return False

@@ -10,46 +10,70 @@ whoever started it (Airflow, the console, LakeFormation's own scheduler).
 
 Guarantees (details and polling cost in docs/lineage.md):
 
-* no event for a run that finished before the watcher was first deployed (the first poll records
-  every finished run it sees as already known);
+* no event for a run that finished before the watcher was first deployed (the first poll marks
+  every watched job's current run as handled: older runs are never reported; a run still going
+  then is reported when it ends);
 * one event per finished run whose final status is in ``statuses`` (``SUCCESS`` by default), also
   across triggerer restarts and re-creation of the trigger: the runs already reported are kept in
   the watched asset's state store (Airflow 3.3+), written a hand-off delay after the event left the
   trigger. If the triggerer dies inside that delay the run is reported again after the restart
   (never lost). Without an asset state store (older Airflow, or no watched asset) the runs are
   kept in memory: a restart takes a new baseline, so runs that end while it is down are missed;
-* no error ends the watcher: failed polls are logged and retried with backoff.
+* no error ends the watcher, and none becomes an event: bad arguments fail when the trigger is
+  built (the DAG file is parsed); a failed poll is logged (WARNING, then ERROR after 3 in a row)
+  and retried after a backoff with jitter that honours ``Retry-After`` (the package's one poll
+  loop, :func:`~airflow_provider_lakeformation.waiter.async_watch`);
+* bounded cost: a poll makes at most 11 list requests (pattern mode) or 1 job read, plus at most
+  ``history_reads_per_poll`` history reads; the state is one mark per job, for at most
+  :data:`MAX_MARKS` jobs.
 """
 
 from __future__ import annotations
 
-import asyncio
-import random
 from collections.abc import AsyncIterator, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from airflow.triggers.base import TriggerEvent
 
 from airflow_provider_lakeformation._compat import BaseEventTrigger
+from airflow_provider_lakeformation.config import checked_poll_interval
 from airflow_provider_lakeformation.exceptions import LakeFormationSpecError
 from airflow_provider_lakeformation.hooks import DEFAULT_CONN_ID
 from airflow_provider_lakeformation.lineage.assets import run_extra
-from airflow_provider_lakeformation.models.jobs import Job, JobType
-from airflow_provider_lakeformation.models.status import JobStatus, parse_status
+from airflow_provider_lakeformation.models.arguments import (
+    count_arg,
+    duration_arg,
+    final_statuses_arg,
+    job_id_arg,
+    job_type_arg,
+    text_arg,
+)
+from airflow_provider_lakeformation.models.jobs import Job
+from airflow_provider_lakeformation.models.status import JobStatus
+from airflow_provider_lakeformation.triggers.base import LakeFormationBaseTrigger
+from airflow_provider_lakeformation.waiter import Backoff, async_watch
 
 if TYPE_CHECKING:
-    from airflow_provider_lakeformation.hooks.lakeformation import AsyncLakeFormationClient, LakeFormationHook
+    from airflow_provider_lakeformation.hooks.lakeformation import AsyncLakeFormationClient
 
 __all__ = ["LakeFormationJobRunTrigger", "run_key"]
 
 #: Key prefix of the state kept in the watched asset's state store.
 STATE_KEY_PREFIX = "lakeformation_job_runs"
-#: Largest backoff after consecutive failed polls, in multiples of ``poll_interval``.
-MAX_BACKOFF_FACTOR = 10
-
-
 #: Default seconds between polls when neither the argument nor the config option gives one.
 DEFAULT_POLL_INTERVAL = 60.0
+#: Jobs per list request of a ``job_type`` + ``name_pattern`` watcher: with the API's largest
+#: offset (1000) a poll lists at most 1,100 jobs in at most 11 requests.
+LIST_PAGE_SIZE = 100
+#: Most jobs whose marks the state keeps: past it, jobs no longer listed are forgotten.
+MAX_MARKS = 2 * (1000 + LIST_PAGE_SIZE)
+#: Most history reads a poll may be allowed (``history_reads_per_poll``).
+MAX_HISTORY_READS = 100
+
+#: What the watcher remembers of one job: ``[run key, finished]``: the newest run it has handled
+#: (reported, or recorded without an event), and whether that run had finished. Runs that started
+#: before it are never reported again.
+Mark = list[Any]
 
 
 def default_poll_interval() -> float:
@@ -73,27 +97,44 @@ def run_key(run: Job) -> str | None:
     return None if run.start_time is None else str(run.start_time)
 
 
-def _statuses(values: Iterable[str] | None) -> list[str]:
-    if values is None:
-        return [JobStatus.SUCCESS.value]
-    out: set[str] = set()
-    for value in values:
-        try:
-            status = parse_status(value)
-        except ValueError as err:
-            raise LakeFormationSpecError("statuses", [f"statuses: {err}"]) from None
-        if not status.is_terminal:
-            raise LakeFormationSpecError("statuses", [f"statuses: {status.value} is not a final status"])
-        out.add(status.value)
-    if not out:
-        raise LakeFormationSpecError("statuses", ["statuses: must name at least one final status"])
-    return sorted(out)
+def _order(key: str) -> tuple[int, int | str]:
+    """Sort key of a run key: epoch numbers by value, other text (ISO times) as text."""
+    text = key.strip()
+    return (0, int(text)) if text.lstrip("-").isdigit() else (1, text)
 
 
-class LakeFormationJobRunTrigger(BaseEventTrigger):
+def _finished(run: Job) -> bool:
+    return run.status is not None and run.status.is_terminal
+
+
+def _marks_from_state(value: Any) -> dict[str, Mark] | None:
+    """The marks of a stored state: ``{"v": 2, "jobs": {id: [key, finished]}}``, or the first
+    format ``{"v": 1, "seen": {id: [keys]}}`` (every key there was a finished run)."""
+    if not isinstance(value, Mapping):
+        return None
+    if isinstance(value.get("jobs"), Mapping):
+        return {
+            str(job_id): [str(mark[0]), bool(mark[1])]
+            for job_id, mark in value["jobs"].items()
+            if isinstance(mark, list) and len(mark) == 2
+        }
+    if isinstance(value.get("seen"), Mapping):
+        return {
+            str(job_id): [max((str(k) for k in keys), key=_order), True]
+            for job_id, keys in value["seen"].items()
+            if isinstance(keys, list) and keys
+        }
+    return None
+
+
+class LakeFormationJobRunTrigger(LakeFormationBaseTrigger, BaseEventTrigger):
     """Fire once per newly finished run of one job, or of the jobs of one type matching a name pattern.
 
-    :param job_id: the job to watch; or leave it out and give ``job_type`` and ``name_pattern``.
+    Every argument is checked when the trigger is built (the DAG file is parsed): a bad one raises
+    a ``LakeFormationSpecError`` naming it, so the watcher never loops on its own bad arguments.
+
+    :param job_id: the job to watch (the id rule of the hook); or leave it out and give
+        ``job_type`` and ``name_pattern``.
     :param job_type: ``METADATA_DISCOVERY``, ``METADATA_MIGRATION`` or ``PERMISSION_MIGRATION``.
     :param name_pattern: the service's ``name_pattern`` (``*`` any run of characters, ``?`` one).
     :param statuses: final statuses that fire an event (default ``["SUCCESS"]``).
@@ -101,13 +142,29 @@ class LakeFormationJobRunTrigger(BaseEventTrigger):
     :param project_id: overrides the connection's project.
     :param instance_id: overrides the connection's instance.
     :param poll_interval: seconds between polls (+-10 % jitter); default
-        ``[lakeformation] watcher_poll_interval`` (60).
+        ``[lakeformation] watcher_poll_interval`` (60); at least ``[lakeformation]
+        min_poll_interval`` (1 s), at most 30 days.
     :param history_limit: runs read per job when a job changed (1..100); more runs of one job
         finishing within one poll interval than this are not all reported.
     :param handoff_seconds: delay between an event and recording its run as reported (the time
-        Airflow needs to store the event; see the module docstring).
+        Airflow needs to store the event; see the module docstring); 0 to 30 days.
     :param state_asset_name: which watched asset keeps the state when the watcher watches several.
+    :param history_reads_per_poll: most history reads of one poll (1..100): jobs that changed beyond
+        it are read at the next polls, the longest-waiting first.
     """
+
+    serialized_fields: ClassVar[tuple[str, ...]] = (
+        "job_id",
+        "job_type",
+        "name_pattern",
+        "statuses",
+        *LakeFormationBaseTrigger.serialized_fields,
+        "poll_interval",
+        "history_limit",
+        "handoff_seconds",
+        "state_asset_name",
+        "history_reads_per_poll",
+    )
 
     def __init__(
         self,
@@ -122,64 +179,48 @@ class LakeFormationJobRunTrigger(BaseEventTrigger):
         history_limit: int = 20,
         handoff_seconds: float = 5.0,
         state_asset_name: str | None = None,
+        history_reads_per_poll: int = 10,
     ) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]
-        self.job_id = job_id.strip() if isinstance(job_id, str) and job_id.strip() else None
-        self.job_type, self.name_pattern = self._pattern(job_type, name_pattern)
-        if self.job_id is None and self.job_type is None:
+        super().__init__(
+            lakeformation_conn_id=lakeformation_conn_id, project_id=project_id, instance_id=instance_id
+        )
+        self.job_id, self.job_type, self.name_pattern = self._watched(job_id, job_type, name_pattern)
+        self.statuses = final_statuses_arg("statuses", statuses, JobStatus.SUCCESS)
+        interval = default_poll_interval() if poll_interval is None else poll_interval
+        self.poll_interval = checked_poll_interval("poll_interval", interval)
+        self.history_limit = count_arg("history_limit", history_limit, 1, 100)
+        self.handoff_seconds = duration_arg("handoff_seconds", handoff_seconds) or 0.0
+        self.state_asset_name = (
+            None if state_asset_name is None else text_arg("state_asset_name", state_asset_name)
+        )
+        self.history_reads_per_poll = count_arg(
+            "history_reads_per_poll", history_reads_per_poll, 1, MAX_HISTORY_READS
+        )
+        self._marks: dict[str, Mark] | None = None  # loaded on the first poll
+        self._dirty = False  # marks to store: after the baseline and after events
+        self._waiting: dict[str, int] = {}  # changed jobs carried to a later poll: the poll they wait since
+        self._polls = 0
+        self._api: AsyncLakeFormationClient | None = None  # the client of run()
+        self.backoff = Backoff(self.watch_key, self.poll_interval, self.log)
+
+    @staticmethod
+    def _watched(
+        job_id: str | None, job_type: str | None, name_pattern: str | None
+    ) -> tuple[str | None, str | None, str | None]:
+        """``(job_id, None, None)`` or ``(None, job_type, name_pattern)``, each by its rule."""
+        if job_id is not None and (job_type is not None or name_pattern is not None):
+            raise LakeFormationSpecError("job_id", ["job_id: give either job_id or job_type + name_pattern"])
+        if job_id is not None:
+            return job_id_arg(job_id), None, None
+        if job_type is None and name_pattern is None:
             raise LakeFormationSpecError(
                 "job_id", ["job_id: give a job id, or job_type and name_pattern to watch jobs by name"]
             )
-        self.statuses = _statuses(statuses)
-        self.lakeformation_conn_id = lakeformation_conn_id
-        self.project_id = project_id
-        self.instance_id = instance_id
-        if poll_interval is None:
-            poll_interval = default_poll_interval()
-        if poll_interval <= 0:
-            raise LakeFormationSpecError("poll_interval", ["poll_interval: must be greater than 0"])
-        if not 1 <= int(history_limit) <= 100:
-            raise LakeFormationSpecError("history_limit", ["history_limit: must be 1..100"])
-        if handoff_seconds < 0:
-            raise LakeFormationSpecError("handoff_seconds", ["handoff_seconds: must be 0 or more"])
-        self.poll_interval = float(poll_interval)
-        self.history_limit = int(history_limit)
-        self.handoff_seconds = float(handoff_seconds)
-        self.state_asset_name = state_asset_name
-        self._signatures: dict[str, tuple[str | None, str | None]] = {}
-
-    def _pattern(self, job_type: str | None, name_pattern: str | None) -> tuple[str | None, str | None]:
-        if job_type is None and name_pattern is None:
-            return None, None
-        if self.job_id is not None:
-            raise LakeFormationSpecError("job_id", ["job_id: give either job_id or job_type + name_pattern"])
         try:
-            jt = JobType(str(job_type).strip().upper())
-        except ValueError:
-            allowed = ", ".join(t.value for t in JobType)
-            raise LakeFormationSpecError("job_type", [f"job_type: must be one of {allowed}"]) from None
-        if not isinstance(name_pattern, str) or not name_pattern.strip():
-            raise LakeFormationSpecError("name_pattern", ["name_pattern: must be a non-empty pattern"])
-        return jt.value, name_pattern.strip()
-
-    def serialize(self) -> tuple[str, dict[str, Any]]:
-        """Plain JSON kwargs (ids, names, numbers); no credentials."""
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {
-                "job_id": self.job_id,
-                "job_type": self.job_type,
-                "name_pattern": self.name_pattern,
-                "statuses": self.statuses,
-                "lakeformation_conn_id": self.lakeformation_conn_id,
-                "project_id": self.project_id,
-                "instance_id": self.instance_id,
-                "poll_interval": self.poll_interval,
-                "history_limit": self.history_limit,
-                "handoff_seconds": self.handoff_seconds,
-                "state_asset_name": self.state_asset_name,
-            },
-        )
+            kind = job_type_arg(job_type if job_type is not None else "").value
+        except LakeFormationSpecError as err:
+            raise LakeFormationSpecError("job_type", err.problems) from None
+        return None, kind, text_arg("name_pattern", name_pattern)
 
     @property
     def watch_key(self) -> str:
@@ -189,13 +230,6 @@ class LakeFormationJobRunTrigger(BaseEventTrigger):
     @property
     def state_key(self) -> str:
         return f"{STATE_KEY_PREFIX}:{self.watch_key}"
-
-    def _hook(self) -> LakeFormationHook:
-        from airflow_provider_lakeformation.hooks.lakeformation import LakeFormationHook
-
-        return LakeFormationHook(
-            self.lakeformation_conn_id, project_id=self.project_id, instance_id=self.instance_id
-        )
 
     # ------------------------------------------------------------------------------ state store
 
@@ -210,71 +244,107 @@ class LakeFormationJobRunTrigger(BaseEventTrigger):
             return result
         return store  # type: ignore[no-any-return]
 
-    async def _load_state(self) -> dict[str, list[str]] | None:
+    async def _load_marks(self) -> dict[str, Mark] | None:
         store = self._store()
-        if store is None:
-            return None
-        value = await store.aget(self.state_key)
-        if isinstance(value, Mapping) and isinstance(value.get("seen"), Mapping):
-            return {str(k): [str(x) for x in v] for k, v in value["seen"].items() if isinstance(v, list)}
-        return None
+        return None if store is None else _marks_from_state(await store.aget(self.state_key))
 
-    async def _save_state(self, seen: Mapping[str, list[str]]) -> None:
+    async def commit(self) -> None:
+        """Store the marks in the asset state store after the baseline and after events (see
+        :func:`~airflow_provider_lakeformation.waiter.async_watch`). Marks that changed without an
+        event (a run started, a run ended in a status that fires nothing) are stored with the next
+        event: after a restart the older marks only cost a history read."""
         store = self._store()
-        if store is not None:
-            await store.aset(self.state_key, {"v": 1, "watch": self.watch_key, "seen": dict(seen)})
+        if self._marks is not None and self._dirty and store is not None:
+            await store.aset(self.state_key, {"v": 2, "watch": self.watch_key, "jobs": self._marks})
+        self._dirty = False
 
     # ---------------------------------------------------------------------------------- polling
 
     async def _watched_jobs(self, api: AsyncLakeFormationClient) -> list[Job]:
+        """The watched job, or every job matching the pattern (the hook's paging: each job once)."""
         if self.job_id is not None:
             return [await api.get_job(self.job_id)]
-        jobs: list[Job] = []
-        offset = 0
-        while True:
-            page = await api.list_jobs(str(self.job_type), name_pattern=self.name_pattern, offset=offset)
-            jobs.extend(page.jobs)
-            offset += len(page.jobs)
-            if not page.jobs or offset >= page.total or offset > 1000:
-                return jobs
+        pages = api.iter_jobs(str(self.job_type), name_pattern=self.name_pattern, page_size=LIST_PAGE_SIZE)
+        return [job async for job in pages]
 
-    async def _runs(
-        self, api: AsyncLakeFormationClient, job: Job, signatures: dict[str, tuple[str | None, str | None]]
-    ) -> list[Job]:
-        """The job's runs, newest first: its current run (which the history may or may not list
-        yet), then its history. The history is read only when the job changed since the last poll."""
-        signature = (run_key(job), None if job.status is None else job.status.value)
-        if signatures.get(job.id) == signature:
-            return []
-        runs = [job] if run_key(job) is not None else []
+    def _changed(self, jobs: list[Job], marks: Mapping[str, Mark]) -> list[Job]:
+        """Jobs whose latest run is not the one marked (or whose run finished since): their
+        history is read, at most ``history_reads_per_poll`` per poll, the longest-waiting first
+        (the others are carried to the next poll)."""
+        by_id = {job.id: job for job in jobs}
+        self._waiting = {
+            job.id: self._waiting.get(job.id, self._polls)
+            for job in jobs
+            if run_key(job) is not None and marks.get(job.id) != [run_key(job), _finished(job)]
+        }
+        ready = sorted(self._waiting, key=self._waiting.__getitem__)[: self.history_reads_per_poll]
+        if len(self._waiting) > len(ready):
+            self.log.info(
+                "LakeFormation watcher %s: %d changed job(s), reading the history of %d this poll "
+                "(history_reads_per_poll), the rest at the next polls",
+                self.watch_key,
+                len(self._waiting),
+                len(ready),
+            )
+        return [by_id[job_id] for job_id in ready]
+
+    async def _new_runs(
+        self, api: AsyncLakeFormationClient, job: Job, mark: Mark | None
+    ) -> tuple[list[Job], Mark]:
+        """The finished runs of ``job`` not handled yet (oldest first) and the job's new mark: the job's
+        own record (its current run) and its history (newest first), read back to front."""
         page = await api.list_job_history(job.id, limit=self.history_limit)
-        runs.extend(page.jobs)
-        signatures[job.id] = signature
-        return runs
+        new: list[Job] = []
+        for run in [*reversed(page.jobs), job]:
+            key = run_key(run)
+            if key is None or (mark is not None and _order(key) < _order(mark[0])):
+                continue  # no start time, or a run older than the marked one
+            if mark is not None and key == mark[0] and (mark[1] or not _finished(run)):
+                continue  # the marked run, already handled (or still going)
+            if _finished(run):
+                new.append(run)
+            mark = [key, _finished(run)]
+        return new, mark if mark is not None else [run_key(job), _finished(job)]
 
-    async def poll(
-        self, api: AsyncLakeFormationClient, seen: dict[str, list[str]], *, baseline: bool
-    ) -> list[dict[str, Any]]:
-        """One poll: new finished runs (oldest first) become event payloads and are added to
-        ``seen``. With ``baseline`` every finished run is recorded without an event. All or
-        nothing: if a request fails, ``seen`` is left as it was (the next poll sees the same runs)."""
+    async def poll(self) -> list[dict[str, Any]]:
+        """One poll: the event payloads of new finished runs (per job, oldest first). The first poll
+        without a stored state only marks every job's current run (no history read, no event). All
+        or nothing: if a request fails, the marks are left as they were."""
+        api = self._api
+        assert api is not None, "poll() runs inside run()"
+        if self._marks is None:
+            loaded = await self._load_marks()
+            if loaded is None:
+                self._marks, self._dirty = self._baseline(await self._watched_jobs(api)), True
+                return []
+            self._marks = loaded
+        self._polls += 1
+        jobs = await self._watched_jobs(api)
+        marks = dict(self._marks)
+        if len(marks) > MAX_MARKS:  # bounded state: forget the jobs no longer listed
+            listed = {job.id for job in jobs}
+            marks = {job_id: mark for job_id, mark in marks.items() if job_id in listed}
         payloads: list[dict[str, Any]] = []
-        updated = {job_id: list(keys) for job_id, keys in seen.items()}
-        signatures = dict(self._signatures)
-        for job in await self._watched_jobs(api):
-            known = updated.setdefault(job.id, [])
-            for run in reversed(await self._runs(api, job, signatures)):
-                key = run_key(run)
-                if key is None or key in known or run.status is None or not run.status.is_terminal:
-                    continue
-                known.append(key)
-                if not baseline and run.status.value in self.statuses:
-                    payloads.append(self._payload(api, job, run))
-            del known[: max(0, len(known) - 2 * self.history_limit)]  # the oldest first
-        seen.clear()
-        seen.update(updated)
-        self._signatures = signatures
+        for job in self._changed(jobs, marks):
+            runs, marks[job.id] = await self._new_runs(api, job, marks.get(job.id))
+            payloads += [self._payload(api, job, run) for run in runs if self._fires(run)]
+            self._waiting.pop(job.id, None)
+        self._marks = marks
+        self._dirty = self._dirty or bool(payloads)
         return payloads
+
+    def _fires(self, run: Job) -> bool:
+        return run.status is not None and run.status.value in self.statuses
+
+    def _baseline(self, jobs: list[Job]) -> dict[str, Mark]:
+        marks = {job.id: [run_key(job), _finished(job)] for job in jobs if run_key(job) is not None}
+        self.log.info(
+            "LakeFormation watcher %s: first deployment, the current runs of %d job(s) recorded as "
+            "already handled (no events for runs that finished before)",
+            self.watch_key,
+            len(marks),
+        )
+        return marks
 
     def _payload(self, api: AsyncLakeFormationClient, job: Job, run: Job) -> dict[str, Any]:
         try:
@@ -284,62 +354,21 @@ class LakeFormationJobRunTrigger(BaseEventTrigger):
         extra = (run.model_extra or {}) | run.model_dump(exclude_none=True, mode="json")
         payload = run_extra(job, console_url=url, run=extra)
         payload["watch"] = self.watch_key
+        self.log.info(
+            "LakeFormation watcher %s: run of job %s finished %s (started %s)",
+            self.watch_key,
+            job.id,
+            payload.get("job_status"),
+            payload.get("start_time"),
+        )
         return payload
 
     # -------------------------------------------------------------------------------------- run
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        """Poll forever; yield one event per newly finished run. Nothing ends it but cancellation."""
-        seen: dict[str, list[str]] | None = None
-        loaded = baseline = dirty = False
-        failures = 0
+        """Poll forever through :func:`~airflow_provider_lakeformation.waiter.async_watch`; yield one
+        event per newly finished run. Nothing ends it but cancellation."""
         async with self._hook().async_client() as api:
-            while True:
-                try:
-                    if not loaded:
-                        seen = await self._load_state()
-                        loaded, baseline, seen = True, seen is None, seen or {}
-                    assert seen is not None
-                    payloads = await self.poll(api, seen, baseline=baseline)
-                    dirty = dirty or baseline or bool(payloads)
-                    for payload in payloads:
-                        self._log_event(payload)
-                        yield TriggerEvent(payload)  # type: ignore[no-untyped-call]
-                    if payloads and self.handoff_seconds:
-                        await asyncio.sleep(self.handoff_seconds)  # let Airflow store the events first
-                    if dirty:
-                        await self._save_state(seen)
-                        dirty = False
-                        if baseline:
-                            self._log_baseline(seen)
-                    baseline = False
-                    failures = 0
-                except Exception as err:  # never end the watcher: log, back off, poll again
-                    failures += 1
-                    self.log.warning(
-                        "LakeFormation watcher %s: poll failed (%d in a row), will retry: %s: %s",
-                        self.watch_key,
-                        failures,
-                        type(err).__name__,
-                        err,
-                    )
-                factor = min(2**failures, MAX_BACKOFF_FACTOR) if failures else 1
-                await asyncio.sleep(self.poll_interval * factor * (0.9 + 0.2 * random.random()))
-
-    def _log_event(self, payload: Mapping[str, Any]) -> None:
-        self.log.info(
-            "LakeFormation watcher %s: run of job %s finished %s (started %s)",
-            self.watch_key,
-            payload.get("job_id"),
-            payload.get("job_status"),
-            payload.get("start_time"),
-        )
-
-    def _log_baseline(self, seen: Mapping[str, list[str]]) -> None:
-        self.log.info(
-            "LakeFormation watcher %s: first deployment, %d finished run(s) of %d job(s) recorded as "
-            "already reported (no events for them)",
-            self.watch_key,
-            sum(len(v) for v in seen.values()),
-            len(seen),
-        )
+            self._api = api
+            async for payload in async_watch(self, self.backoff):
+                yield TriggerEvent(payload)  # type: ignore[no-untyped-call]

@@ -17,23 +17,31 @@ it) when ``cancel_on_kill`` is set.
 from __future__ import annotations
 
 import asyncio
-import functools
-import random
 import time
 from collections.abc import AsyncIterator, Iterable
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, ClassVar, Literal
 
-from airflow.triggers.base import BaseTrigger, TriggerEvent
+from airflow.triggers.base import TriggerEvent
 
+from airflow_provider_lakeformation.config import checked_poll_interval
 from airflow_provider_lakeformation.exceptions import LakeFormationBadRequestError, LakeFormationError
 from airflow_provider_lakeformation.hooks import DEFAULT_CONN_ID
+from airflow_provider_lakeformation.models.arguments import (
+    MAX_DEFERRAL_HOLD,
+    MAX_TRANSIENT_ERRORS,
+    count_arg,
+    epoch_arg,
+    flag_arg,
+    job_id_arg,
+)
 from airflow_provider_lakeformation.models.status import (
     IN_PROGRESS_STATUSES,
     TRANSIENT_ERRORS,
     JobStatus,
     resolve_states,
 )
-from airflow_provider_lakeformation.waiter import JobPoll, async_wait
+from airflow_provider_lakeformation.triggers.base import LakeFormationBaseTrigger
+from airflow_provider_lakeformation.waiter import JobPoll, async_wait, hold_until, jittered
 
 __all__ = [
     "LakeFormationJobTrigger",
@@ -45,27 +53,48 @@ EventStatus = Literal["success", "error", "timeout"]
 #: Upper bound for :meth:`LakeFormationJobTrigger.on_kill` (Airflow allows 30 s by default).
 ON_KILL_TIMEOUT = 25.0
 
-if TYPE_CHECKING:
-    from airflow_provider_lakeformation.hooks.lakeformation import LakeFormationHook
 
-
-class LakeFormationJobTrigger(BaseTrigger):
+class LakeFormationJobTrigger(LakeFormationBaseTrigger):
     """Wait on the triggerer until a LakeFormation job run succeeds, fails or ``end_time`` passes.
 
-    :param job_id: the job whose current run is watched.
+    Every argument is checked when the trigger is built (a ``LakeFormationSpecError`` naming it),
+    never inside the run loop.
+
+    :param job_id: the job whose current run is watched (the id rule of the hook).
     :param lakeformation_conn_id: Airflow connection (looked up once per run, asynchronously).
     :param project_id: overrides the connection's project.
     :param instance_id: overrides the connection's instance.
     :param poll_interval: seconds between status reads (+-10 % jitter, so triggers started
-        together spread their polls).
+        together spread their polls); at least ``[lakeformation] min_poll_interval`` (1 s), at most
+        30 days.
     :param end_time: epoch seconds after which a ``"timeout"`` event is sent; ``None`` waits forever.
-    :param fail_on_partial_success: PARTIAL_SUCCESS is an ``"error"`` (default) or a ``"success"``.
-    :param max_transient_errors: consecutive transient failures tolerated before an ``"error"`` event.
+    :param fail_on_partial_success: PARTIAL_SUCCESS is an ``"error"`` (default) or a ``"success"``
+        (a bool, or one of the words true/false, yes/no, on/off, 1/0).
+    :param max_transient_errors: consecutive transient failures tolerated before an ``"error"``
+        event (0..1000).
     :param cancel_on_kill: stop the job when a user kills the deferred task (see :meth:`on_kill`).
     :param target_states: statuses that mean success (default from ``fail_on_partial_success``).
     :param failure_states: statuses that mean failure (default: the other terminal statuses).
         Other statuses keep the trigger polling.
+    :param hold_until: epoch seconds before which no event is sent, whatever the job does (the
+        deferring task sets it ``min_deferral_seconds`` after its deferral, so Airflow's scheduler
+        has handled the deferring process's exit before the task resumes; docs/operators.md,
+        "Airflow's deferral race"). ``None`` (the default, and triggers stored before it existed):
+        no hold. A hold never lasts longer than 300 s, whatever the clocks say.
     """
+
+    serialized_fields: ClassVar[tuple[str, ...]] = (
+        "job_id",
+        *LakeFormationBaseTrigger.serialized_fields,
+        "poll_interval",
+        "end_time",
+        "fail_on_partial_success",
+        "max_transient_errors",
+        "cancel_on_kill",
+        "target_states",
+        "failure_states",
+        "hold_until",
+    )
 
     def __init__(
         self,
@@ -80,17 +109,20 @@ class LakeFormationJobTrigger(BaseTrigger):
         cancel_on_kill: bool = True,
         target_states: Iterable[JobStatus | str] | None = None,
         failure_states: Iterable[JobStatus | str] | None = None,
+        hold_until: float | None = None,
     ) -> None:
-        super().__init__()  # type: ignore[no-untyped-call]
-        self.job_id = job_id
-        self.lakeformation_conn_id = lakeformation_conn_id
-        self.project_id = project_id
-        self.instance_id = instance_id
-        self.poll_interval = float(poll_interval)
-        self.end_time = None if end_time is None else float(end_time)
-        self.fail_on_partial_success = bool(fail_on_partial_success)
-        self.max_transient_errors = int(max_transient_errors)
-        self.cancel_on_kill = bool(cancel_on_kill)
+        super().__init__(
+            lakeformation_conn_id=lakeformation_conn_id, project_id=project_id, instance_id=instance_id
+        )
+        self.job_id = job_id_arg(job_id)
+        self.poll_interval = checked_poll_interval("poll_interval", poll_interval)
+        self.end_time = epoch_arg("end_time", end_time)
+        self.fail_on_partial_success = flag_arg(fail_on_partial_success, "fail_on_partial_success", True)
+        self.max_transient_errors = count_arg(
+            "max_transient_errors", max_transient_errors, 0, MAX_TRANSIENT_ERRORS
+        )
+        self.cancel_on_kill = flag_arg(cancel_on_kill, "cancel_on_kill", True)
+        self.hold_until = epoch_arg("hold_until", hold_until)
         self._success, self._failure = resolve_states(
             target_states, failure_states, fail_on_partial_success=self.fail_on_partial_success
         )
@@ -98,39 +130,6 @@ class LakeFormationJobTrigger(BaseTrigger):
         self.failure_states = None if failure_states is None else sorted(s.value for s in self._failure)
         self._kill_lock: asyncio.Lock | None = None  # made on first use: most triggers are never killed
         self._kill_done = False
-
-    @property
-    def log(self) -> Any:
-        """One logger shared by every instance of the class: a triggerer routes each line to its
-        trigger's log by the context it runs in, not by the logger object, and thousands of waiting
-        triggers need not hold a logger chain each."""
-        return type(self).logger()
-
-    def serialize(self) -> tuple[str, dict[str, Any]]:
-        """Plain JSON kwargs; no credentials (the triggerer reads the connection itself)."""
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {
-                "job_id": self.job_id,
-                "lakeformation_conn_id": self.lakeformation_conn_id,
-                "project_id": self.project_id,
-                "instance_id": self.instance_id,
-                "poll_interval": self.poll_interval,
-                "end_time": self.end_time,
-                "fail_on_partial_success": self.fail_on_partial_success,
-                "max_transient_errors": self.max_transient_errors,
-                "cancel_on_kill": self.cancel_on_kill,
-                "target_states": self.target_states,
-                "failure_states": self.failure_states,
-            },
-        )
-
-    def _hook(self) -> LakeFormationHook:
-        from airflow_provider_lakeformation.hooks.lakeformation import LakeFormationHook
-
-        return LakeFormationHook(
-            self.lakeformation_conn_id, project_id=self.project_id, instance_id=self.instance_id
-        )
 
     def _event(self, status: EventStatus, job_status: JobStatus | None, message: str) -> dict[str, Any]:
         return {
@@ -141,13 +140,21 @@ class LakeFormationJobTrigger(BaseTrigger):
         }
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        """Poll until the run is decided; yield one event (after the HTTP session is closed)."""
+        """Poll until the run is decided; yield one event (after the HTTP session is closed), never
+        before ``hold_until``."""
         event = await self._watch()
+        held = await hold_until(self.hold_until, MAX_DEFERRAL_HOLD)
+        if held > 0:
+            self.log.info(
+                "LakeFormation job %s: event held %.1f s after the deferral (min_deferral_seconds; "
+                "Airflow's deferral race)",
+                self.job_id,
+                held,
+            )
         yield TriggerEvent(event)  # type: ignore[no-untyped-call]
 
     def _delay(self) -> float:
-        # +-10 % jitter: a fleet restarted together does not keep polling in lockstep
-        return self.poll_interval * (0.9 + 0.2 * random.random())
+        return jittered(self.poll_interval)
 
     def _remaining(self) -> float | None:
         return None if self.end_time is None else self.end_time - time.time()
@@ -157,8 +164,9 @@ class LakeFormationJobTrigger(BaseTrigger):
         poll = JobPoll(job_id, self.log, self._success, self._failure, self.max_transient_errors)
         try:
             async with self._hook().async_client() as api:
-                read = functools.partial(api.get_job_status, job_id)
-                outcome = await async_wait(poll, read, delay=self._delay, remaining=self._remaining)
+                outcome = await async_wait(
+                    poll, api.get_job_status, delay=self._delay, remaining=self._remaining
+                )
         except TRANSIENT_ERRORS as err:
             if not poll.gave_up:
                 return self._event("error", poll.last, f"LakeFormation job {job_id}: {err}")

@@ -105,7 +105,8 @@ def test_fernet_password_connection_and_deferral(tmp_path: Path, process_group: 
     assert migrate.returncode == 0, (migrate.stdout + migrate.stderr)[-6000:]
 
     emulator = start_emulator_process(process_group, run_seconds=4.0)
-    add = _run(airflow_cli("connections", "add", CONN_ID, "--conn-json", lakeformation_conn(emulator.url)), env)
+    conn_json = lakeformation_conn(emulator.url)
+    add = _run(airflow_cli("connections", "add", CONN_ID, "--conn-json", conn_json), env)
     assert add.returncode == 0, (add.stdout + add.stderr)[-6000:]
     assert EMULATOR_SK not in add.stdout + add.stderr
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -18,7 +18,7 @@ import pytest
 # Airflow 2.11 has no airflow.sdk: the provider offers this on Airflow 3 only.
 pytest.importorskip("airflow.sdk", reason="an AssetWatcher event trigger (BaseEventTrigger) needs Airflow 3")
 
-from airflow.triggers.base import BaseEventTrigger, TriggerEvent
+from airflow.triggers.base import BaseEventTrigger
 
 from airflow_provider_lakeformation.emulator import EmulatorServer
 from airflow_provider_lakeformation.exceptions import LakeFormationSpecError
@@ -36,51 +36,12 @@ from tests.integration.test_operators_support import (
     task_log,
     wait_status,
 )
+from tests.integration.watching import DictAssetStore, Watcher
 
 pytestmark = pytest.mark.usefixtures("lf_conn")
 __all__ = ["lf_conn", "task_log"]
 
 DONE = {JobStatus.SUCCESS, JobStatus.FAILED, JobStatus.PARTIAL_SUCCESS, JobStatus.STOPPED}
-
-
-class DictAssetStore:
-    """``aget``/``aset`` of one asset's state store, kept in a dict (values JSON round-tripped)."""
-
-    def __init__(self) -> None:
-        self.data: dict[str, Any] = {}
-        self.writes = 0
-
-    async def aget(self, key: str, default: Any = None) -> Any:
-        return json.loads(json.dumps(self.data[key])) if key in self.data else default
-
-    async def aset(self, key: str, value: Any) -> None:
-        self.data[key] = json.loads(json.dumps(value))
-        self.writes += 1
-
-
-class Watcher:
-    """Runs a trigger in the background and collects its events until stopped."""
-
-    def __init__(self, trigger: LakeFormationJobRunTrigger, store: DictAssetStore | None) -> None:
-        self.trigger = trigger
-        trigger.asset_state_store = store  # type: ignore[assignment]  # what the triggerer injects
-        self.events: list[dict[str, Any]] = []
-        self._task: asyncio.Task[None] | None = None
-
-    async def _consume(self, gen: AsyncIterator[TriggerEvent]) -> None:
-        async for event in gen:
-            self.events.append(event.payload)
-
-    async def __aenter__(self) -> Watcher:
-        self._task = asyncio.create_task(self._consume(self.trigger.run()))
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._task is not None
-        assert not self._task.done(), "the watcher ended on its own"
-        self._task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await self._task
 
 
 async def until(check: Callable[[], bool], timeout: float = 15.0) -> None:

@@ -184,3 +184,16 @@ def test_deferrable_retry_after_the_run_succeeded_does_not_start_again(emulator:
     assert _op(job_id).execute(second_context) == job_id  # no TaskDeferred: nothing to wait for
     assert starts(emulator, job_id) == 1
     assert xcoms(second_context)["job_status"] == "SUCCESS"
+
+
+def test_deferral_sets_the_hold(emulator: EmulatorServer) -> None:
+    """``min_deferral_seconds`` becomes the trigger's ``hold_until`` (deferral time + the hold); 0
+    (the test suite's config) sets none."""
+    job_id = new_job("defer_hold", markers=outcome(duration=1.0))
+    before = time.time()
+    deferred = _defer(_op(job_id, min_deferral_seconds=4), make_context())
+    _, kwargs = deferred.trigger.serialize()
+    assert before + 4 <= kwargs["hold_until"] <= time.time() + 4
+    job_id = new_job("defer_nohold", markers=outcome(duration=1.0))
+    _, kwargs = _defer(_op(job_id), make_context()).trigger.serialize()
+    assert kwargs["hold_until"] is None

@@ -204,3 +204,28 @@ async def _status_soon(job_id: str, wanted: JobStatus, timeout: float = 5.0) -> 
             return True
         await asyncio.sleep(0.05)
     return False
+
+
+async def test_event_held_until_hold_until(
+    emulator: EmulatorServer, task_log: pytest.LogCaptureFixture
+) -> None:
+    """Airflow's deferral race: a job that ends right after the deferral does not resume the task
+    before ``hold_until``; the wait is not longer than that."""
+    job_id = new_job("trig_hold", markers=outcome(duration=0.2))
+    _start(job_id)
+    deferred_at = time.time()
+    event = await first_event(_trigger(job_id, hold_until=deferred_at + 1.5))
+    fired_after = time.time() - deferred_at
+    assert event.payload["status"] == "success"
+    assert 1.5 <= fired_after < 4.0, fired_after
+    assert any("event held" in r.getMessage() for r in task_log.records)
+
+
+async def test_past_hold_until_holds_nothing(
+    emulator: EmulatorServer, task_log: pytest.LogCaptureFixture
+) -> None:
+    job_id = new_job("trig_nohold", markers=outcome(duration=0.2))
+    _start(job_id)
+    event = await first_event(_trigger(job_id, hold_until=time.time() - 60))
+    assert event.payload["status"] == "success"
+    assert not any("event held" in r.getMessage() for r in task_log.records)

@@ -19,8 +19,9 @@ from requests.structures import CaseInsensitiveDict
 
 from airflow_provider_lakeformation.emulator import EmulatorServer
 from airflow_provider_lakeformation.exceptions import LakeFormationApiError
-from airflow_provider_lakeformation.hooks.base import RawResponse, job_call, parse_job, read_json
-from airflow_provider_lakeformation.hooks.lakeformation import LakeFormationHook
+from airflow_provider_lakeformation.hooks._replies import read_json
+from airflow_provider_lakeformation.hooks._wire import RawResponse
+from airflow_provider_lakeformation.hooks.lakeformation import GET_JOB, LakeFormationHook
 from airflow_provider_lakeformation.models import JobStatus
 from airflow_provider_lakeformation.operators.lakeformation import (
     LakeFormationCreateJobOperator,
@@ -127,12 +128,12 @@ def test_operators_send_the_examples_unchanged(
 def test_every_example_response_parses(emulator: EmulatorServer, name: str) -> None:
     status = int(name.rsplit("-", 1)[1].split(".")[0])
     hook = LakeFormationHook(CONN_ID)
-    call = job_call(hook.settings, "GET", "03141229-84cd-4b1b-9733-dd124320c125")
+    call = GET_JOB.call(hook.settings, job_id="03141229-84cd-4b1b-9733-dd124320c125")
     body = (EXAMPLES / name).read_bytes()
     resp = RawResponse(status, "", CaseInsensitiveDict({"X-Request-Id": "rq-1"}), body)
     data = example(name)
     if status < 300:
-        job = parse_job(call, resp)
+        job = GET_JOB.parse(call, resp)
         assert job.id == data["id"]
         assert job.status is JobStatus.SUCCESS
         assert job.parameter is not None

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.unit.test_long_description import relative_links
+
 #: Building in isolation and installing Airflow into a fresh venv take minutes on a loaded machine.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
@@ -80,6 +82,27 @@ def test_license_is_an_spdx_expression_with_its_file(dists: dict[str, Path]) -> 
     with tarfile.open(dists["sdist"]) as sdist:
         members = sdist.getnames()
     assert any(m.endswith("/LICENSE") for m in members), members
+
+
+def test_long_description_carries_no_relative_link(dists: dict[str, Path]) -> None:
+    """What a package index renders: the README as Markdown, with no link that only works inside the
+    repository."""
+    with zipfile.ZipFile(dists["wheel"]) as whl:
+        (meta_name,) = [n for n in whl.namelist() if n.endswith(".dist-info/METADATA")]
+        meta = whl.read(meta_name).decode()
+    headers, _, body = meta.partition("\n\n")
+    assert "Description-Content-Type: text/markdown" in headers
+    assert "## Use it in your Airflow" in body
+    assert relative_links(body) == []
+
+
+def test_sdist_carries_examples_docs_changelog_and_security_policy(dists: dict[str, Path]) -> None:
+    with tarfile.open(dists["sdist"]) as sdist:
+        names = {name.split("/", 1)[1] for name in sdist.getnames() if "/" in name}
+    expected = {"CHANGELOG.md", "SECURITY.md", "mkdocs.yml", "docs/index.md", "docs/compatibility.md"}
+    expected |= {f"example_dags/{p.name}" for p in (REPO / "example_dags").glob("example_*.py")}
+    assert expected - names == set()
+    assert not any("__pycache__" in name for name in names)
 
 
 def test_wheel_in_a_clean_venv_imports_every_public_module(dists: dict[str, Path], tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from airflow_provider_lakeformation.hooks.lakeformation import LakeFormationHook
 from tests.integration import conftest as integration
 from tests.reliability.harness import FAST_RETRY
 from tests.reliability.recorder import Results, Row
+from tests.reliability.servers import CannedServer, Reply
 
 _RESULTS = Results()
 
@@ -67,6 +68,31 @@ def connect_to(monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
 def hook(lf_conn: Callable[..., str]) -> LakeFormationHook:
     """A hook on the shared emulator (AK/SK, fast retries), for setting up jobs."""
     return LakeFormationHook(lf_conn())
+
+
+@pytest.fixture
+def canned(monkeypatch: pytest.MonkeyPatch) -> Callable[..., tuple[CannedServer, str]]:
+    """``canned(reply, **extra)``: a local canned-reply server (one reply, a list, or a
+    ``route(method, path)``) behind the token connection ``lf_canned``; returns (server, conn id)."""
+    servers: list[CannedServer] = []
+
+    def make(
+        reply: Reply | list[Reply] | Callable[[str, str], Reply], **extra: Any
+    ) -> tuple[CannedServer, str]:
+        server = CannedServer(reply).__enter__()
+        servers.append(server)
+        conn = {
+            "conn_type": "lakeformation",
+            "host": server.url,
+            "password": "canned-token-value",
+            "extra": {"project_id": "p1", "instance_id": "i1", "auth_type": "token", **FAST_RETRY, **extra},
+        }
+        monkeypatch.setenv("AIRFLOW_CONN_LF_CANNED", json.dumps(conn))
+        return server, "lf_canned"
+
+    yield make  # type: ignore[misc]
+    for server in servers:
+        server.__exit__()
 
 
 @pytest.fixture

@@ -69,8 +69,24 @@ SECTIONS: dict[str, tuple[str, str, list[tuple[str, str]]]] = {
         "Distinctive values for the datasource password/access_key/secret_key, the connection's AK/SK, "
         "temporary AK/SK + security token, IAM password, the IAM tokens issued during the run and a static "
         "token; a wrong SK too. Every operator and the sensor run sync and deferrable (trigger run to its "
-        "event), with failures.",
-        [("texts", "texts searched"), ("deferrals", "deferrals")],
+        "event), with failures. Issue #24 rows: credentials written inside URLs (`jdbc:mysql://user:pw@`, "
+        "`?password=`, `obs://ak:sk@`) and secrets in replies that fail the strict model (kept as a dict, "
+        "an echoed token, a secret as a key), each with fresh values.",
+        [("texts", "texts searched"), ("deferrals", "deferrals"), ("requests", "requests")],
+    ),
+    "log_injection": (
+        "Server text in logs",
+        "A local server sends a status, job name and start time holding ESC, CR/LF, an injected "
+        "`INFO - fake` line and 100 KB of text, a job log with ANSI colours, BEL, a forged `Marking task "
+        "as SUCCESS` line and one 2 MB line, and a 400 whose `error_msg` is 100 KB (issue #24 item 5). "
+        "Every log record and exception text must hold no control character, start no line with server "
+        "text, and stay bounded; the sizes are the largest seen.",
+        [
+            ("requests", "requests"),
+            ("records", "log records"),
+            ("largest", "largest record (chars)"),
+            ("exception_chars", "exception text (chars)"),
+        ],
     ),
     "properties": (
         "Property-based tests (hypothesis)",
@@ -92,6 +108,9 @@ SECTIONS: dict[str, tuple[str, str, list[tuple[str, str]]]] = {
             ("health_seconds", "health answered in (s)"),
             ("mb_sent", "MB sent"),
             ("rss_mb", "peak RSS MB"),
+            ("connections", "connections"),
+            ("closed", "closed by the server"),
+            ("pages", "pages"),
         ],
     ),
     "operators": (
@@ -123,10 +142,12 @@ SECTIONS: dict[str, tuple[str, str, list[tuple[str, str]]]] = {
     "hardening": (
         "Hardening (hostile server, hostile input)",
         "A local server misbehaves on purpose: echoes every credential the client sent (headers and body) "
-        "in each place a reply carries text, inflates gzip bombs, drips the body one byte every 0.2 s, "
-        "answers 503 with `Retry-After: 10`, nests JSON 200,000 deep. *Peak RSS* is measured in a "
+        "in each place a reply carries text, inflates gzip bombs, drips the body one byte every 0.2 s or "
+        "the status line and headers one byte every 0.5 s, answers 503 with `Retry-After: 10` (or a "
+        "zero, negative or past one), nests JSON 200,000 deep. *Peak RSS* is measured in a "
         "subprocess (`ru_maxrss`) against the same call with a small reply (*baseline*); *s past deadline* "
-        "is how long after the trigger's `end_time` / the wait's timeout the result came; *requests* is "
+        "is how long after the trigger's `end_time` / the wait's timeout (or an attempt's bound) the result "
+        "came; *s between retries* is the shortest gap between two requests; *requests* is "
         "what the local server saw (0 = refused before any HTTP); *leaks* counts credential values found "
         "in the texts searched (exception text, repr and fields, sync and async, the trigger event, every "
         "log record); *warnings* is sync / async / trigger.",
@@ -136,8 +157,27 @@ SECTIONS: dict[str, tuple[str, str, list[tuple[str, str]]]] = {
             ("peak_rss_mb", "peak RSS MB"),
             ("baseline_rss_mb", "baseline RSS MB"),
             ("seconds_past", "s past deadline"),
+            ("wait_s", "s between retries"),
             ("warnings", "warnings"),
             ("requests", "requests"),
+        ],
+    ),
+    "triggers": (
+        "Paging, argument rules and the triggers",
+        "Issues #23 and #24 (items 2, 4, 7): the hook's paging against a server that repeats a page, "
+        "overstates `total` or sends more jobs than asked for; every bad trigger, sensor and operator "
+        "argument refused at construction (the DAG file's parse), before any request; the asset "
+        "watcher's cost per poll (list requests + history reads) and the size of its stored state "
+        "(*state bytes*: the JSON the asset state store holds) against a local server listing 20,000 "
+        "jobs; its backoff and `Retry-After` when every poll fails. *Requests* is what the local server "
+        "saw (0 = refused before any HTTP). The figures come from loaded shared machines: *seconds* is "
+        "wall time, not a benchmark.",
+        [
+            ("requests", "requests"),
+            ("requests_per_poll", "most requests of one poll"),
+            ("jobs", "jobs returned"),
+            ("state_bytes", "state bytes"),
+            ("seconds", "seconds"),
         ],
     ),
 }

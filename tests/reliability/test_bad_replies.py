@@ -12,7 +12,6 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import pytest
 
@@ -25,7 +24,7 @@ from airflow_provider_lakeformation.exceptions import (
 )
 from airflow_provider_lakeformation.hooks.lakeformation import LakeFormationHook
 from airflow_provider_lakeformation.triggers.lakeformation import LakeFormationJobTrigger
-from tests.reliability.harness import ATTEMPTS, FAST_RETRY, first_event
+from tests.reliability.harness import ATTEMPTS, first_event
 from tests.reliability.recorder import Row
 from tests.reliability.servers import CannedServer, Reply
 
@@ -144,27 +143,6 @@ CASES = [
         ("404",),
     ),
 ]
-
-
-@pytest.fixture
-def canned(monkeypatch: pytest.MonkeyPatch) -> Callable[..., tuple[CannedServer, str]]:
-    servers: list[CannedServer] = []
-
-    def make(reply: Reply | list[Reply], **extra: Any) -> tuple[CannedServer, str]:
-        server = CannedServer(reply).__enter__()
-        servers.append(server)
-        conn = {
-            "conn_type": "lakeformation",
-            "host": server.url,
-            "password": "canned-token-value",
-            "extra": {"project_id": "p1", "instance_id": "i1", "auth_type": "token", **FAST_RETRY, **extra},
-        }
-        monkeypatch.setenv("AIRFLOW_CONN_LF_CANNED", json.dumps(conn))
-        return server, "lf_canned"
-
-    yield make  # type: ignore[misc]
-    for server in servers:
-        server.__exit__()
 
 
 def _check(err: LakeFormationApiError, case: BadReply, server: CannedServer) -> str:

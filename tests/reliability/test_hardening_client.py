@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import itertools
 import json
 import logging
 import os
@@ -68,6 +69,7 @@ class Hostile:
     answer: Callable[[BaseHTTPRequestHandler, Seen], None]
     seen: list[Seen] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
+    host: str = "127.0.0.1"  #: the address listened on ("0.0.0.0": every interface)
 
     def __enter__(self) -> Hostile:
         server = self
@@ -90,7 +92,7 @@ class Hostile:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = ThreadingHTTPServer((self.host, 0), Handler)
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
@@ -102,8 +104,12 @@ class Hostile:
         self.httpd.server_close()
 
     @property
+    def port(self) -> int:
+        return int(self.httpd.server_address[1])
+
+    @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        return f"http://127.0.0.1:{self.port}"
 
 
 def send(
@@ -404,7 +410,7 @@ def test_sync_wait_timeout_holds(server_kind: str, monkeypatch: pytest.MonkeyPat
         end = time.monotonic() + 5.0
         outcome = wait(
             poll,
-            lambda: hook.get_job_status("job-1"),
+            hook.get_job_status,
             delay=lambda: 0.5,
             remaining=lambda: end - time.monotonic(),
         )
@@ -571,7 +577,7 @@ def test_plain_http_iam_endpoint_next_to_https_is_refused(
 def test_verify_false_warns_once_per_connection_on_every_path(
     spelling: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, record: Row
 ) -> None:
-    from airflow_provider_lakeformation.hooks import base
+    from airflow_provider_lakeformation.hooks import _io as base
 
     monkeypatch.setattr(base, "_WARNED_INSECURE", set())
     with ok_server() as server:
@@ -681,3 +687,171 @@ def test_absurd_operator_waits_are_refused(name: str, value: Any, record: Row) -
         requests=0
     )
     assert name in str(info.value)
+
+
+# ------------------------------------------------------------------ issue #24: the transport
+
+
+HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Pad: " + b"a" * 20 + b"\r\n"
+
+
+def drip_head(h: BaseHTTPRequestHandler, seen: Seen) -> None:
+    """The status line and headers one byte every 0.5 s (each read well within the read timeout);
+    about 25 s in all, so a client that waits for all of it shows as a failure, not a hang."""
+    for byte in HEAD:
+        h.wfile.write(bytes([byte]))
+        h.wfile.flush()
+        time.sleep(0.5)
+    send_rest = b'Content-Length: 20\r\n\r\n{"status":"RUNNING"}'
+    h.wfile.write(send_rest)
+    h.wfile.flush()
+
+
+@pytest.mark.parametrize("auth", ["token", "iam"])
+def test_dripping_status_line_and_headers_cannot_hold_an_attempt(
+    auth: str, monkeypatch: pytest.MonkeyPatch, record: Row
+) -> None:
+    """#24.1: the attempt's bound (connect 2 s + read 1 s) covers the status line and the headers,
+    sync and async, the IAM token request included (with ``iam`` the IAM endpoint drips)."""
+    with Hostile(drip_head) as server:
+        conn_id = connection(monkeypatch, server.url, auth, connect_timeout=2, read_timeout=1, max_retries=0)
+        started = time.monotonic()
+        exc = sync_error(conn_id)
+        sync_s = time.monotonic() - started
+        started = time.monotonic()
+        aexc = async_error(conn_id)
+        async_s = time.monotonic() - started
+    record(
+        CAT,
+        f"#24.1: status line and headers dripped 1 byte / 0.5 s, {auth} auth (connect 2 s + read 1 s)",
+        "sync and async attempts (IAM token request included) end within 3 s + 1 s; "
+        "s past deadline is sync / async",
+    ).count(seconds_past=f"{sync_s - 3:.2f} / {async_s - 3:.2f}", requests=len(server.seen))
+    assert sync_s < 4.0, exc
+    assert async_s < 4.0, aexc
+    for e in (exc, aexc):
+        assert "3 s" in str(e) or "deadline" in str(e) or "timeout" in str(e), e
+    if auth == "iam":
+        assert all(s.path == "/v3/auth/tokens" for s in server.seen)
+
+
+@pytest.mark.parametrize("expires_at", ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59"])
+def test_iam_expiry_past_the_calendar_is_a_provider_error(
+    expires_at: str, monkeypatch: pytest.MonkeyPatch, record: Row
+) -> None:
+    """#24.8: an ``expires_at`` whose UTC moment falls off the calendar is a LakeFormationError."""
+
+    def answer(h: BaseHTTPRequestHandler, seen: Seen) -> None:
+        body = json.dumps({"token": {"expires_at": expires_at}}).encode()
+        send(h, 201, body, X_Subject_Token=ISSUED, Content_Type="application/json")
+
+    with Hostile(answer) as server:
+        conn_id = connection(monkeypatch, server.url, "iam", max_retries=0)
+        errors = [sync_error(conn_id), async_error(conn_id)]
+    record(
+        CAT,
+        f"#24.8: IAM expires_at {expires_at}",
+        "LakeFormationResponseError naming expires_at, sync and async (no OverflowError)",
+    ).count(requests=len(server.seen))
+    for exc in errors:
+        assert type(exc).__name__ == "LakeFormationResponseError", repr(exc)
+        assert "expires_at" in str(exc)
+        assert not isinstance(exc.__context__, OverflowError)
+
+
+def _non_loopback_address() -> str | None:
+    """This machine's address on its first non-loopback interface (no packet is sent)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # TEST-NET-1: only picks the route
+        except OSError:
+            return None
+        address = str(probe.getsockname()[0])
+    return None if address.startswith("127.") or address == "0.0.0.0" else address
+
+
+def test_plain_http_iam_endpoint_on_another_machine_is_refused(
+    monkeypatch: pytest.MonkeyPatch, record: Row
+) -> None:
+    """#24.9: the IAM password never travels in clear to a host other than this machine, even when
+    the API host is plain http too, unless ``allow_insecure_transport``."""
+    address = _non_loopback_address()
+    if address is None:
+        pytest.skip("no non-loopback address on this machine")
+    with Hostile(lambda h, s: iam_ok(h), host="0.0.0.0") as server:
+        url = f"http://{address}:{server.port}"
+        conn_id = connection(monkeypatch, url, "iam", iam_endpoint=url)
+        errors = [sync_error(conn_id), async_error(conn_id)]
+        refused = len(server.seen)
+        allowed = connection(monkeypatch, url, "iam", iam_endpoint=url, allow_insecure_transport="true")
+        LakeFormationHook(allowed).settings  # noqa: B018 - accepted
+        loopback = connection(monkeypatch, server.url, "iam", iam_endpoint=server.url)
+        LakeFormationHook(loopback).settings  # noqa: B018 - the emulator on this machine
+    record(
+        CAT,
+        "#24.9: http:// iam_endpoint and API host on another machine",
+        "refused (LakeFormationSpecError) unless allow_insecure_transport; loopback accepted",
+    ).count(requests=refused)
+    for exc in errors:
+        assert isinstance(exc, LakeFormationSpecError), repr(exc)
+        assert "iam_endpoint" in str(exc)
+    assert refused == 0
+
+
+@pytest.mark.parametrize("value", ["-5", "0", "Wed, 21 Oct 2015 07:28:00 GMT"])
+def test_retry_after_never_shortens_the_backoff(
+    value: str, monkeypatch: pytest.MonkeyPatch, record: Row
+) -> None:
+    """#24.11: a zero, negative or past ``Retry-After`` waits the policy's backoff (retry_min_wait
+    0.5 s), never retries back to back."""
+    arrivals: list[float] = []
+
+    def busy(h: BaseHTTPRequestHandler, seen: Seen) -> None:
+        arrivals.append(time.monotonic())
+        send(h, 503, b'{"error_code": "LF.503", "error_msg": "busy"}', Retry_After=value)
+
+    with Hostile(busy) as server:
+        conn_id = connection(monkeypatch, server.url, max_retries=2, retry_min_wait=0.5, retry_max_wait=1)
+        sync_error(conn_id)
+        sync_gaps = [b - a for a, b in itertools.pairwise(arrivals)]
+        arrivals.clear()
+        async_error(conn_id)
+        async_gaps = [b - a for a, b in itertools.pairwise(arrivals)]
+    record(
+        CAT,
+        f"#24.11: 503 with Retry-After {value!r}, retry_min_wait 0.5 s",
+        "each retry waits at least the backoff (0.5 s), sync and async (shortest gap: sync / async)",
+    ).count(wait_s=f"{min(sync_gaps):.2f} / {min(async_gaps):.2f}", requests=len(server.seen))
+    assert len(sync_gaps) == len(async_gaps) == 2
+    assert min(sync_gaps + async_gaps) >= 0.45
+
+
+def test_dripping_head_through_an_http_proxy_cannot_hold_an_attempt(
+    monkeypatch: pytest.MonkeyPatch, record: Row
+) -> None:
+    """#24.1 through a forward proxy (``http_proxy``): the proxy's connections read under the same
+    deadline (requests builds a separate pool manager for them)."""
+    with Hostile(drip_head) as proxy:
+        monkeypatch.setenv("http_proxy", proxy.url)
+        monkeypatch.setenv("no_proxy", "")
+        conn_id = connection(
+            monkeypatch, "http://api.example.invalid", connect_timeout=2, read_timeout=1, max_retries=0
+        )
+        started = time.monotonic()
+        sync_error(conn_id)
+        sync_s = time.monotonic() - started
+        started = time.monotonic()
+        async_error(conn_id)
+        async_s = time.monotonic() - started
+    record(
+        CAT,
+        "#24.1: status line and headers dripped 1 byte / 0.5 s by an http_proxy (connect 2 s + read 1 s)",
+        "sync and async attempts end within 3 s + 1 s; s past deadline is sync / async",
+    ).count(seconds_past=f"{sync_s - 3:.2f} / {async_s - 3:.2f}", requests=len(proxy.seen))
+    assert [s.path for s in proxy.seen] == [
+        "http://api.example.invalid/v1/proj1/instances/inst1/lf-jobs/job-1"
+    ] * 2
+    assert sync_s < 4.0
+    assert async_s < 4.0

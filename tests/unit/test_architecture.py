@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -135,6 +136,27 @@ def test_imports_go_one_way() -> None:
     assert problems == []
 
 
+#: The transport of hooks/: it knows no endpoint and no job model.
+TRANSPORT = ("hooks._wire", "hooks._io", "hooks._replies", "hooks._requests_io", "hooks.base")
+JOB_KNOWLEDGE = ("models.jobs", "models.status", "models.arguments", "hooks.lakeformation", "hooks._paging")
+
+
+def _transport_problems(graph: dict[str, set[str]]) -> list[str]:
+    return [
+        f"{module} imports {target}"
+        for module in (f"{NAME}.{m}" for m in TRANSPORT)
+        for target in sorted(graph.get(module, ()))
+        if target.startswith(tuple(f"{NAME}.{k}" for k in JOB_KNOWLEDGE))
+    ]
+
+
+def test_transport_knows_no_endpoint_and_no_job_model() -> None:
+    graph = _graph()
+    assert all(f"{NAME}.{m}" in graph for m in TRANSPORT)
+    assert _transport_problems(graph) == []
+    assert _transport_problems({f"{NAME}.hooks.base": {f"{NAME}.models.jobs"}}) != []
+
+
 def _long_functions() -> list[str]:
     found = []
     for module, path in _modules():
@@ -206,6 +228,59 @@ def test_every_emulator_route_has_a_hook_method_and_a_test() -> None:
         if (method, path) not in routes:
             problems.append(f"{method} {path} ({name}): the emulator has no such route")
     assert problems == []
+
+
+def _declaration_problems(hook_module: Any, public_models: set[str]) -> list[str]:
+    """Every endpoint declared in ``hook_module``: a hook method serving it (listed in ENDPOINTS), or
+    a second view of a declared route; a reply model (``ModelReply``) public in ``models``."""
+    from airflow_provider_lakeformation.hooks._replies import ModelReply
+    from airflow_provider_lakeformation.hooks._wire import Endpoint
+
+    declared = {n: e for n, e in vars(hook_module).items() if isinstance(e, Endpoint)}
+    served = {(e.method, e.route) for e in declared.values() if e.hook_method}
+    endpoints = hook_module.ENDPOINTS
+    hook = hook_module.LakeFormationHook
+    problems = []
+    for name, e in sorted(declared.items()):
+        if e.hook_method and (endpoints.get((e.method, e.route)) != e.hook_method):
+            problems.append(f"{name}: ENDPOINTS does not map {e.method} {e.route} to {e.hook_method}")
+        if e.hook_method and not callable(getattr(hook, e.hook_method, None)):
+            problems.append(f"{name}: LakeFormationHook has no {e.hook_method}")
+        if not e.hook_method and (e.method, e.route) not in served:
+            problems.append(f"{name}: no hook method serves {e.method} {e.route}")
+        if isinstance(e.parse, ModelReply) and e.parse.model.__name__ not in public_models:
+            problems.append(f"{name}: reply model {e.parse.model.__name__} is not public in models")
+    return problems
+
+
+def test_every_declared_endpoint_is_served_and_its_reply_model_public() -> None:
+    from airflow_provider_lakeformation import models
+    from airflow_provider_lakeformation.hooks import lakeformation
+
+    assert len([v for v in vars(lakeformation).values() if type(v).__name__ == "Endpoint"]) >= 12
+    assert _declaration_problems(lakeformation, set(models.__all__)) == []
+
+
+def test_declaration_check_notices_an_unserved_endpoint_and_a_private_model() -> None:
+    import types
+
+    from pydantic import BaseModel
+
+    from airflow_provider_lakeformation.hooks import lakeformation
+    from airflow_provider_lakeformation.hooks._replies import ModelReply
+    from airflow_provider_lakeformation.hooks._wire import Endpoint
+
+    class JobMetrics(BaseModel):
+        pass
+
+    fake = types.SimpleNamespace(
+        ENDPOINTS=lakeformation.ENDPOINTS,
+        LakeFormationHook=lakeformation.LakeFormationHook,
+        GET_JOB_METRICS=Endpoint("GET", "x/{job_id}/metrics", ModelReply(JobMetrics), "get_job_metrics"),
+        STRAY_VIEW=Endpoint("GET", "x/{job_id}/stray", ModelReply(JobMetrics)),
+    )
+    problems = _declaration_problems(fake, set())
+    assert len(problems) == 5, problems
 
 
 @pytest.mark.parametrize("missing", ["create_job", "get_job_log"])
@@ -349,3 +424,42 @@ def test_every_public_hook_method_documents_params_return_and_raises() -> None:
             ):
                 problems.append(f"{cls.__name__}.{name}: no :raises:")
     assert problems == []
+
+
+#: The only modules that sleep: the poll loops and the hook's retries (the emulator, a server of its
+#: own, aside).
+SLEEPERS = ("waiter.py", "hooks/_retry.py")
+
+
+def _sleep_calls(tree: ast.AST) -> list[int]:
+    """Lines that name ``asyncio.sleep`` or ``time.sleep`` (called or passed on)."""
+    return [
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and node.attr == "sleep"
+        and isinstance(node.value, ast.Name)
+        and node.value.id in ("asyncio", "time")
+    ]
+
+
+def test_only_the_poll_loops_and_the_retries_sleep() -> None:
+    found = []
+    for _module, path in _modules():
+        rel = path.relative_to(PACKAGE).as_posix()
+        if rel in SLEEPERS or rel.startswith("emulator/"):
+            continue
+        found += [f"{rel}:{line}" for line in _sleep_calls(ast.parse(path.read_text(encoding="utf-8")))]
+    assert found == []
+    assert _sleep_calls(ast.parse("import asyncio\nasync def f():\n    await asyncio.sleep(1)\n")) == [3]
+
+
+def test_both_triggers_extend_the_package_trigger_base() -> None:
+    from airflow_provider_lakeformation.triggers.base import LakeFormationBaseTrigger
+    from airflow_provider_lakeformation.triggers.job_runs import LakeFormationJobRunTrigger
+    from airflow_provider_lakeformation.triggers.lakeformation import LakeFormationJobTrigger
+
+    for trigger in (LakeFormationJobTrigger, LakeFormationJobRunTrigger):
+        assert issubclass(trigger, LakeFormationBaseTrigger)
+        assert "serialize" not in vars(trigger), trigger
+        assert "_hook" not in vars(trigger), trigger

@@ -25,6 +25,7 @@ KEYS = {
     "cancel_on_kill",
     "target_states",
     "failure_states",
+    "hold_until",
 }
 
 
@@ -108,3 +109,47 @@ def test_default_state_sets_follow_partial_success_flag() -> None:
 def test_bad_state_sets(target: list[str] | None, failure: list[str] | None, needle: str) -> None:
     with pytest.raises(LakeFormationSpecError, match=needle):
         LakeFormationJobTrigger(job_id="j", target_states=target, failure_states=failure)
+
+
+#: Kwargs as the previous release serialised them (before the shared trigger base): what a
+#: triggerer finds in the database after an upgrade and re-creates the triggers from.
+OLD_JOB_TRIGGER_KWARGS = {
+    "job_id": "j-old",
+    "lakeformation_conn_id": "lakeformation_default",
+    "project_id": None,
+    "instance_id": None,
+    "poll_interval": 30.0,
+    "end_time": 1_900_000_000.0,
+    "fail_on_partial_success": True,
+    "max_transient_errors": 10,
+    "cancel_on_kill": True,
+    "target_states": None,
+    "failure_states": None,
+}
+OLD_WATCHER_KWARGS = {
+    "job_id": None,
+    "job_type": "METADATA_DISCOVERY",
+    "name_pattern": "ext_*",
+    "statuses": ["SUCCESS"],
+    "lakeformation_conn_id": "lakeformation_default",
+    "project_id": None,
+    "instance_id": None,
+    "poll_interval": 60.0,
+    "history_limit": 20,
+    "handoff_seconds": 5.0,
+    "state_asset_name": None,
+}
+
+
+@pytest.mark.parametrize(
+    ("classpath", "old"),
+    [
+        (CLASSPATH, OLD_JOB_TRIGGER_KWARGS),
+        ("airflow_provider_lakeformation.triggers.job_runs.LakeFormationJobRunTrigger", OLD_WATCHER_KWARGS),
+    ],
+)
+def test_kwargs_of_the_previous_release_still_rebuild(classpath: str, old: dict[str, object]) -> None:
+    rebuilt = import_string(classpath)(**trigger_kwargs_roundtrip(old))
+    again_classpath, kwargs = rebuilt.serialize()
+    assert again_classpath == classpath
+    assert {k: kwargs[k] for k in old} == old  # the same names and values; new kwargs only added

@@ -4,10 +4,13 @@ installed: where the connection form comes from, trigger ``on_kill``, the task s
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import json
 import subprocess
 import sys
+import warnings
 
+import pytest
 from airflow.triggers.base import BaseTrigger
 
 from airflow_provider_lakeformation.operators.lakeformation import LakeFormationStartJobOperator
@@ -72,3 +75,24 @@ def test_task_state_store_mixin_from_3_3() -> None:
     mixins = [cls for cls in LakeFormationStartJobOperator.__mro__ if cls.__name__ == "ResumableJobMixin"]
     assert len(mixins) == 1
     assert mixins[0].__module__.startswith("airflow.sdk") is AIRFLOW_V_3_3, mixins[0].__module__
+
+
+def test_durable_is_a_keyword_of_the_start_operator() -> None:
+    """``durable`` is in the signature (typed, default ``True``) rather than passed through ``**kwargs``."""
+    param = inspect.signature(LakeFormationStartJobOperator.__init__).parameters["durable"]
+    assert param.kind is inspect.Parameter.KEYWORD_ONLY
+    assert param.default is True
+    assert param.annotation in (bool, "bool")
+
+
+@pytest.mark.parametrize("durable", [True, False])
+def test_durable_takes_effect_from_3_3(durable: bool) -> None:
+    """3.3+ keeps what was asked; below 3.3 there is no store, so the operator is never durable, and
+    the default does not warn (the compat provider's stand-in warns about any explicit value, which
+    would fire on every DAG parse)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        op = LakeFormationStartJobOperator(task_id="start", job_id="job-1", durable=durable)
+    assert op.durable is (durable and AIRFLOW_V_3_3)
+    if durable:
+        assert not [w for w in caught if "durable" in str(w.message)], [str(w.message) for w in caught]

@@ -21,7 +21,8 @@ def _run(replies: list[object], time_left: float | None) -> list[float]:
     poll = JobPoll("job-1", logging.getLogger("test"), frozenset(TERMINAL_STATUSES), frozenset(), 10)
     sleeps: list[float] = []
 
-    def read() -> JobStatus:
+    def read(job_id: str) -> JobStatus:
+        assert job_id == "job-1"
         reply = replies.pop(0)
         if isinstance(reply, Exception):
             raise reply
