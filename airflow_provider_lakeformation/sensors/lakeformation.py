@@ -39,7 +39,7 @@ class LakeFormationJobSensor(LakeFormationJobWaitMixin, LakeFormationJobRefMixin
 
     :param job_id: the job to watch (templated); or give ``job_name`` and ``job_type``.
     :param job_name: the exact name of the job to watch (templated), instead of ``job_id``; looked
-        up once per try (the id found is the ``job_id`` XCom).
+        up when the task starts (each poke in ``reschedule`` mode); the id found is the ``job_id`` XCom.
     :param job_type: the job's type, with ``job_name`` (templated).
     :param target_states: statuses that end the wait with success (default SUCCESS, plus
         PARTIAL_SUCCESS when ``fail_on_partial_success`` is False).
