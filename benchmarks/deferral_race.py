@@ -43,6 +43,9 @@ sys.path.insert(0, str(REPO))
 import requests  # noqa: E402
 
 from tests.e2e.conftest import (  # noqa: E402
+    EMULATOR_INSTANCE_ID as INSTANCE_ID,
+)
+from tests.e2e.conftest import (  # noqa: E402
     Emulator,
     ProcessGroup,
     airflow_cli,
@@ -198,6 +201,8 @@ def _new_job(emulator: Emulator, name: str) -> str:
         "conflict_strategy": "UPSERT",
         "file_discovery_type": "PARQUET",
         "execute_strategy": "MANNUAL",
+        "log_location": "obs://race-lake/logs/",
+        "instance_id": INSTANCE_ID,
     }
     body = {
         "name": name,
@@ -226,7 +231,7 @@ def trigger_all(stack: Stack, holds: tuple[int, ...], waits: int, pace: float) -
 def _epoch(value: Any) -> float | None:
     if value in (None, ""):
         return None
-    if isinstance(value, (int, float)):
+    if isinstance(value, (int, float)) or str(value).replace(".", "", 1).isdigit():
         return float(value) / (1000.0 if float(value) > 1e11 else 1.0)
     from datetime import datetime
 
@@ -261,19 +266,20 @@ def report(runs: list[Wait], holds: tuple[int, ...], scheduler_log: str, args: a
         f"\nAirflow's deferral race: {args.waits} waits per variant, {args.run_seconds:g} s jobs, "
         f"polls {POKES} s, LocalExecutor on PostgreSQL, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}"
     )
-    print(
-        f"race lines in the scheduler log ('{RACE_LINE}'): {scheduler_log.count(RACE_LINE)} (both variants)"
-    )
-    columns = ("min_deferral_seconds", "runs", "success", "failed", "failed with job SUCCESS")
+    race_lines = [line for line in scheduler_log.splitlines() if RACE_LINE in line]
+    print(f"race lines in the scheduler log ('...{RACE_LINE}...'): {len(race_lines)}")
+    columns = ("min_deferral_seconds", "runs", "success", "failed", "failed with job SUCCESS", "race lines")
     print("| " + " | ".join(columns) + " | sensor end - job end p50 / max (s) |")
-    print("|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|")
     for hold in holds:
         mine = [r for r in runs if r.variant == hold]
         failed = [r for r in mine if r.state != "success"]
         raced = [r for r in failed if r.job_status == "SUCCESS"]
         lags = [r.sensor_end - r.job_end for r in mine if r.state == "success" and r.sensor_end and r.job_end]
         lag = f"{statistics.median(lags):.1f} / {max(lags):.1f}" if lags else "-"
-        print(f"| {hold} | {len(mine)} | {len(mine) - len(failed)} | {len(failed)} | {len(raced)} | {lag} |")
+        seen = sum(f"lf_race_hold{hold}_" in line for line in race_lines)
+        cells = (hold, len(mine), len(mine) - len(failed), len(failed), len(raced), seen, lag)
+        print("| " + " | ".join(str(cell) for cell in cells) + " |")
 
 
 def main() -> None:
