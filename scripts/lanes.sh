@@ -15,7 +15,7 @@ LANES_ALL=(main af2.11-py3.10 af3.1-py3.12 af3.3-py3.13)
 LANE_SUITES=(
   tests/unit tests/integration tests/reliability
   tests/e2e/test_example_dags.py tests/e2e/test_airflow_cli.py tests/e2e/test_real_scheduler.py
-  tests/e2e/test_user_install.py
+  tests/e2e/test_user_install.py tests/e2e/test_execution_timeout.py
 )
 
 # lane_spec NAME -> sets LANE_AIRFLOW (the requirements a user of that Airflow line installs beside the
