@@ -8,11 +8,8 @@ are masked in logs and never returned, pushed or put into an exception.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, NoReturn
-
-from pydantic import BaseModel
 
 from airflow_provider_lakeformation._compat import BaseOperator, ResumableJobMixin
 from airflow_provider_lakeformation.config import checked_min_deferral, checked_poll_interval
@@ -21,7 +18,6 @@ from airflow_provider_lakeformation.exceptions import (
     LakeFormationError,
     LakeFormationJobNameError,
     LakeFormationNotFoundError,
-    LakeFormationSpecError,
     LakeFormationTimeoutError,
     shown,
 )
@@ -31,7 +27,6 @@ from airflow_provider_lakeformation.mixins import (
     LakeFormationJobRefMixin,
     LakeFormationJobWaitMixin,
     LakeFormationOperatorMixin,
-    LakeFormationPollMixin,
     WaitTimedOut,
     default_deferrable,
     positive,
@@ -42,7 +37,6 @@ from airflow_provider_lakeformation.models.arguments import (
     create_request,
     job_id_arg,
     list_args,
-    spec_mapping,
     start_args,
 )
 from airflow_provider_lakeformation.models.jobs import (
@@ -51,9 +45,7 @@ from airflow_provider_lakeformation.models.jobs import (
     JobType,
     StartMode,
     UpdateJobRequest,
-    WireModel,
 )
-from airflow_provider_lakeformation.models.redaction import is_secret_name, url_credentials
 from airflow_provider_lakeformation.models.status import (
     IN_PROGRESS_STATUSES,
     JobStatus,
@@ -61,6 +53,11 @@ from airflow_provider_lakeformation.models.status import (
     parse_status,
     resolve_states,
 )
+from airflow_provider_lakeformation.operators._spec_templating import (
+    _JobSpecTemplatingMixin,
+    mask_job_secrets,
+)
+from airflow_provider_lakeformation.operators._stopping import _StopMixin
 
 __all__ = [
     "LakeFormationCreateJobOperator",
@@ -72,7 +69,6 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    import jinja2
     from pydantic import JsonValue
 
     from airflow_provider_lakeformation._compat import Context
@@ -82,107 +78,12 @@ IfExists = Literal["fail", "reuse", "update"]
 _IF_EXISTS: tuple[str, ...] = ("fail", "reuse", "update")
 IfRunning = Literal["attach", "fail", "restart"]
 _IF_RUNNING: tuple[str, ...] = ("attach", "fail", "restart")
-#: Every status in which a job is not running (what "stopped" means when waiting for a stop).
-_NOT_RUNNING: frozenset[JobStatus] = frozenset(JobStatus) - IN_PROGRESS_STATUSES
 
 
 def _max_tries(context: Context) -> int | None:
     """The task instance's ``max_tries``: the same for every retry, raised each time it is cleared."""
     value = getattr(context.get("ti"), "max_tries", None)
     return value if isinstance(value, int) else None
-
-
-def collect_secrets(value: Any) -> list[str]:
-    """Every secret in a job spec (dict, JSON string or model): the values under secret-named keys
-    (``password``, ``access_key``, ``secret_key``... :func:`is_secret_name`) and the credentials
-    written inside any URL (:func:`url_credentials`); in a JSON string, a key given twice yields both
-    values.
-
-    :param value: the spec, or a part of it.
-    :return: the secret values found.
-    """
-    if isinstance(value, str):
-        try:
-            value = json.loads(value, object_pairs_hook=_Pairs)
-        except ValueError:
-            return list(url_credentials(value)[1])
-    if isinstance(value, WireModel):
-        value = value.to_wire()
-    elif isinstance(value, BaseModel):
-        value = value.model_dump(mode="json")
-    pairs = value if isinstance(value, _Pairs) else value.items() if isinstance(value, Mapping) else None
-    found: list[str] = []
-    if pairs is not None:
-        for key, item in pairs:
-            if isinstance(key, str) and is_secret_name(key) and isinstance(item, str) and item:
-                found.append(item)
-            else:
-                found.extend(collect_secrets(item))
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            found.extend(collect_secrets(item))
-    return found
-
-
-class _Pairs(list[tuple[str, Any]]):
-    """A JSON object as its ``(key, value)`` pairs: a key given twice keeps both values."""
-
-
-def mask_job_secrets(job: Any) -> None:
-    """Register the datasource secrets of a (rendered) job spec with Airflow's secrets masker; for a
-    JSON-string spec also the secrets as written in its text (``\\"`` for ``"``), which is what the
-    rendered field shows."""
-    from airflow_provider_lakeformation._compat import mask_secret
-
-    for secret in collect_secrets(job):
-        mask_secret(secret)
-        if isinstance(job, str):
-            escaped = json.dumps(secret, ensure_ascii=False)[1:-1]
-            if escaped != secret:
-                mask_secret(escaped)
-
-
-#: What the rendered ``job`` field shows when a string spec is not valid JSON: its secrets cannot be
-#: found to mask them, so the text itself is never shown (the task then fails naming the rule).
-UNREADABLE_SPEC = "<not shown: the rendered job spec is not valid JSON and may hold a secret>"
-
-
-def _unreadable_json(job: Any) -> bool:
-    if not isinstance(job, str):
-        return False
-    try:
-        json.loads(job)
-    except ValueError:
-        return True
-    return False
-
-
-class _JobSpecTemplatingMixin:
-    """Masks the datasource secrets of the rendered ``job`` spec in logs. A string spec that is not
-    valid JSON (e.g. a password with a ``"`` or ``\\`` pasted into a JSON template unescaped) is
-    replaced by :data:`UNREADABLE_SPEC`, so neither the rendered field nor a log shows it."""
-
-    job: Any
-
-    def render_template_fields(self, context: Context, jinja_env: jinja2.Environment | None = None) -> None:
-        super().render_template_fields(context, jinja_env)  # type: ignore[misc]
-        if _unreadable_json(self.job):
-            self.job = UNREADABLE_SPEC
-        mask_job_secrets(self.job)
-
-    def spec(self) -> dict[str, Any]:
-        """The rendered spec as a dict (:func:`spec_mapping`), never echoing unreadable text."""
-        if _unreadable_json(self.job):
-            self.job = UNREADABLE_SPEC
-            raise LakeFormationSpecError(
-                "job spec",
-                [
-                    "job: a string spec must be a JSON object; this one is not valid JSON (not shown: it "
-                    "may hold a secret): build it as a dict, or escape values such as passwords with "
-                    "the tojson filter"
-                ],
-            )
-        return spec_mapping(self.job)
 
 
 # ------------------------------------------------------------------------------------------ create
@@ -361,47 +262,6 @@ class LakeFormationListJobsOperator(LakeFormationOperatorMixin, BaseOperator):
 
 
 # -------------------------------------------------------------------------------------- stop/delete
-
-
-class _StopMixin(LakeFormationPollMixin):
-    """Stop a run and (optionally) wait until it is no longer SUBMITTED/RUNNING."""
-
-    def stop_run(self, job_id: str, *, wait: bool, timeout: float | None) -> JobStatus:
-        """Stop ``job_id`` if it is in progress (or in a status this client does not know); return
-        the status it ends up in (or was in). Without ``wait``, the status read right after the stop
-        was accepted: never the one read before it."""
-        status = self.hook.get_job_status(job_id)
-        if status.is_known and status not in IN_PROGRESS_STATUSES:
-            self.log.info("LakeFormation job %s is %s: nothing to stop", job_id, status.value)
-            return status
-        try:
-            self.hook.stop_job(job_id)
-        except LakeFormationBadRequestError:
-            status = self.hook.get_job_status(job_id)
-            if status in IN_PROGRESS_STATUSES:
-                raise
-            self.log.info(
-                "LakeFormation job %s finished (%s) before it could be stopped", job_id, status.value
-            )
-            return status
-        self.log.info("LakeFormation job %s: stop requested (was %s)", job_id, status.value)
-        if not wait:
-            return self._status_after_stop(job_id, status)
-        return self.wait_for_job(
-            job_id, success_states=_NOT_RUNNING, failure_states=frozenset(), timeout=timeout, initial=status
-        )
-
-    def _status_after_stop(self, job_id: str, before: JobStatus) -> JobStatus:
-        """The status read after the stop was accepted (the stop may still be under way)."""
-        after = self.hook.get_job_status(job_id)
-        if after == before:
-            self.log.info(
-                "LakeFormation job %s is still %s: the stop was accepted and is not applied yet "
-                "(wait_for_stop=True waits for it)",
-                job_id,
-                after.value,
-            )
-        return after
 
 
 class LakeFormationStopJobOperator(_StopMixin, LakeFormationJobRefMixin, BaseOperator):

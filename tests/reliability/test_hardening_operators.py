@@ -23,8 +23,8 @@ from airflow_provider_lakeformation.exceptions import (
 from airflow_provider_lakeformation.hooks.lakeformation import LakeFormationHook
 from airflow_provider_lakeformation.links.lakeformation import LakeFormationJobLink
 from airflow_provider_lakeformation.models import JobStatus
+from airflow_provider_lakeformation.operators._spec_templating import UNREADABLE_SPEC
 from airflow_provider_lakeformation.operators.lakeformation import (
-    UNREADABLE_SPEC,
     LakeFormationCreateJobOperator,
     LakeFormationDeleteJobOperator,
     LakeFormationStartJobOperator,
