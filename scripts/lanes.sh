@@ -3,11 +3,12 @@
 # A lane is one Airflow line on one Python, in its own venv, running its own set of suites:
 #   main            Airflow 3.3.2, Python 3.11: ruff, mypy, the whole suite (tests/), packaging
 #   af2.11-py3.10   Airflow 2.11.2, Python 3.10
-#   af3.1-py3.12    Airflow 3.1.x (latest patch), Python 3.12
+#   af3.1-py3.12    Airflow 3.1.8, Python 3.12
 #   af3.3-py3.13    Airflow 3.3.2, Python 3.13
 # The extra lanes run the unit, integration and reliability suites, every example DAG through
-# dag.test() (the sensor deferring), `airflow dags test` on the CLI and the real scheduler +
-# triggerer test.
+# dag.test() (the sensor deferring) and the examples folder's import errors, `airflow dags test` on
+# the CLI, the real scheduler + triggerer test, the user-install test (fernet key, password
+# connection in the DB, deferral) and what execution_timeout does to a deferred wait.
 
 LANES_ALL=(main af2.11-py3.10 af3.1-py3.12 af3.3-py3.13)
 
