@@ -37,7 +37,7 @@ from airflow.triggers.base import TriggerEvent
 
 from airflow_provider_lakeformation._compat import BaseEventTrigger
 from airflow_provider_lakeformation.config import checked_poll_interval
-from airflow_provider_lakeformation.exceptions import LakeFormationSpecError
+from airflow_provider_lakeformation.exceptions import LakeFormationSpecError, shown
 from airflow_provider_lakeformation.hooks import DEFAULT_CONN_ID
 from airflow_provider_lakeformation.lineage.assets import run_extra
 from airflow_provider_lakeformation.models.arguments import (
@@ -356,10 +356,10 @@ class LakeFormationJobRunTrigger(LakeFormationBaseTrigger, BaseEventTrigger):
         payload["watch"] = self.watch_key
         self.log.info(
             "LakeFormation watcher %s: run of job %s finished %s (started %s)",
-            self.watch_key,
-            job.id,
-            payload.get("job_status"),
-            payload.get("start_time"),
+            shown(self.watch_key),
+            shown(job.id),
+            shown(payload.get("job_status")),
+            shown(payload.get("start_time")),
         )
         return payload
 

@@ -234,3 +234,26 @@ def test_kwargs_are_plain_json_and_stable() -> None:
     again = roundtrip_trigger(trigger)
     assert again.serialize() == (classpath, kwargs)
     assert BaseEventTrigger.hash(classpath, kwargs) == BaseEventTrigger.hash(*again.serialize())
+
+
+def test_event_log_line_escapes_server_text(task_log: pytest.LogCaptureFixture) -> None:
+    """The watcher's "run finished" line shows the server's id, status and start time escaped and
+    capped (a forged log line or ANSI codes in them stay on one inert line)."""
+    from airflow_provider_lakeformation.models.jobs import Job
+
+    class _Api:
+        def job_console_url(self, job_id: str) -> str:
+            return f"https://console.example/{job_id}"
+
+    forged = "1700000000000\r\n[2026-12-06] INFO - Marking task as SUCCESS\x1b[31m" + "x" * 5000
+    job = Job.model_validate(
+        {"id": "job\x1b[2Jid", "name": "n", "type": "METADATA_DISCOVERY", "status": "SUCCESS"}
+    )
+    run = Job.model_validate({"id": "job\x1b[2Jid", "status": "SUCCESS", "start_time": forged})
+    trigger = LakeFormationJobRunTrigger(job_id="job_1")
+    trigger._payload(_Api(), job, run)  # type: ignore[arg-type]
+    lines = [r.getMessage() for r in task_log.records if "run of job" in r.getMessage()]
+    assert len(lines) == 1, lines
+    assert "\x1b" not in lines[0] and "\r" not in lines[0] and "\n" not in lines[0]
+    assert len(lines[0]) < 1000
+    assert "more characters not shown" in lines[0]
