@@ -22,6 +22,7 @@ from airflow_provider_lakeformation.exceptions import (
     LakeFormationResponseError,
     credentials_rejected,
     error_class_for_status,
+    printable,
 )
 from airflow_provider_lakeformation.hooks._wire import Call, Parser, RawResponse, loads, scrub
 from airflow_provider_lakeformation.models.errors import ErrorBody
@@ -50,7 +51,7 @@ def body_snippet(body: bytes, limit: int = SNIPPET_CHARS) -> str:
     text = body[: limit * 4].decode("utf-8", errors="replace")
     text = _WS_RE.sub(" ", text).strip()
     # no control characters (NUL, ESC, ...) from a reply may reach an exception text or a log line
-    text = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
+    text = printable(text)
     text = _SECRET_VALUE_RE.sub(r"\1***", text)
     if len(text) > limit:
         return text[:limit] + "..."
