@@ -5,6 +5,7 @@ show no secret, neither a datasource secret field nor the credentials inside a U
 
 from __future__ import annotations
 
+import http.client
 import socket
 import time
 import uuid
@@ -65,16 +66,27 @@ def sockets() -> Iterator[list[socket.socket]]:
 
 
 def _keep_alive_survives(url: str, idle: float) -> bool:
-    """Two requests on one connection with ``idle`` seconds between them: both answered."""
+    """Two requests on one connection with ``idle`` seconds between them: both answered, same socket.
+
+    ``http.client`` reads each whole response (head and body may arrive in separate segments), and
+    never reconnects on its own while the connection is open, so a closed connection fails here.
+    """
     parts = urlsplit(url)
-    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
-        request = b"GET /_emulator/health HTTP/1.1\r\nHost: x\r\n\r\n"
-        answers = []
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=10)
+    statuses, sockets_used = [], []
+    try:
         for pause in (0.0, idle):
             time.sleep(pause)
-            sock.sendall(request)
-            answers.append(sock.recv(4096).split(b" ", 2)[1] if sock else b"")
-        return answers == [b"200", b"200"]
+            conn.request("GET", "/_emulator/health")
+            reply = conn.getresponse()
+            reply.read()
+            statuses.append(reply.status)
+            sockets_used.append(conn.sock)
+    except (http.client.HTTPException, OSError):
+        return False
+    finally:
+        conn.close()
+    return statuses == [200, 200] and sockets_used[0] is sockets_used[1] is not None
 
 
 def test_unfinished_request_heads_are_timed_out(
