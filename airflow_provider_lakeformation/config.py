@@ -9,10 +9,11 @@ from airflow_provider_lakeformation.models.arguments import (
     MIN_DEFERRAL_SECONDS,
     MIN_POLL_INTERVAL,
     deferral_hold_arg,
+    flag_arg,
     poll_interval_arg,
 )
 
-__all__ = ["checked_min_deferral", "checked_poll_interval", "poll_interval_floor"]
+__all__ = ["checked_min_deferral", "checked_poll_interval", "poll_interval_floor", "status_feed_enabled"]
 
 
 def poll_interval_floor() -> float:
@@ -56,3 +57,19 @@ def checked_min_deferral(value: Any) -> float:
 
     configured = conf.get("lakeformation", "min_deferral_seconds", fallback=str(MIN_DEFERRAL_SECONDS))
     return deferral_hold_arg("[lakeformation] min_deferral_seconds", configured)
+
+
+def status_feed_enabled() -> bool:
+    """``[lakeformation] status_feed`` (default on): the triggers of one connection, project and
+    instance in a triggerer share one status feed (the job trigger's
+    :mod:`~airflow_provider_lakeformation.triggers.status_feed`; on Airflow 3.3+ the run watcher's
+    shared stream) instead of each polling alone. ``false`` (or
+    ``AIRFLOW__LAKEFORMATION__STATUS_FEED=false``) makes every trigger poll alone, as before 0.1.0.
+
+    :return: True when the feed is on.
+    :raises LakeFormationSpecError: the option is not a boolean word.
+    """
+    from airflow.providers.common.compat.sdk import conf
+
+    configured = conf.get("lakeformation", "status_feed", fallback="true")
+    return flag_arg(configured, "[lakeformation] status_feed", True)
