@@ -21,7 +21,7 @@ import asyncio
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from airflow_provider_lakeformation.exceptions import LakeFormationDeadlineError
 from airflow_provider_lakeformation.hooks.base import call_deadline
@@ -334,8 +334,9 @@ class Watch(Protocol[T_co]):
 
     handoff_seconds: float
 
-    async def poll(self) -> Sequence[T_co]:
-        """What is new since the last commit (nothing recorded yet)."""
+    async def poll(self, fed: Any = None) -> Sequence[T_co]:
+        """What is new since the last commit (nothing recorded yet); ``fed``: the item of the shared
+        feed this poll works on (``None`` when the watch polls alone)."""
         ...
 
     async def commit(self) -> None:
@@ -343,19 +344,32 @@ class Watch(Protocol[T_co]):
         ...
 
 
-async def async_watch(watch: Watch[T], backoff: Backoff) -> AsyncIterator[T]:
+async def async_watch(
+    watch: Watch[T], backoff: Backoff, feed: AsyncIterator[Any] | None = None
+) -> AsyncIterator[T]:
     """Poll forever: yield each new item, then (after the hand-off) commit; pause by ``backoff``.
 
     No error ends it: a failed poll or commit is counted and logged by ``backoff`` and the next poll
-    waits longer (see :class:`Backoff`). Only cancellation ends it.
+    waits longer (see :class:`Backoff`). Only cancellation ends it (or, with a ``feed``, the feed's
+    own end or error: the shared poll is gone).
+
+    With a ``feed`` (the raw items of a poll shared by several watches: Airflow 3.3's shared
+    streams), each poll works on the feed's next item, so the feed paces the polls instead of the
+    pause; after a failed poll the items that arrive within the backoff's pause are skipped (the
+    watch catches up on its own at the next poll it makes).
 
     :param watch: what to poll and how to commit.
     :param backoff: the pauses and the failure log.
+    :param feed: the shared poll's raw items, or ``None`` to poll alone.
     :return: the items, as they come.
     """
+    resume_at = 0.0
     while True:
+        fed = None if feed is None else await anext(feed)
+        if feed is not None and time.monotonic() < resume_at:
+            continue  # backing off: this item is skipped
         try:
-            items = await watch.poll()
+            items = await watch.poll(fed)
             for item in items:
                 yield item
             if items and watch.handoff_seconds:
@@ -365,4 +379,7 @@ async def async_watch(watch: Watch[T], backoff: Backoff) -> AsyncIterator[T]:
             backoff.failed(err)
         else:
             backoff.succeeded()
-        await asyncio.sleep(backoff.pause())
+        if feed is None:
+            await asyncio.sleep(backoff.pause())
+        elif backoff.failures:
+            resume_at = time.monotonic() + backoff.pause()

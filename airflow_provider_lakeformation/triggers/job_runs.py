@@ -30,13 +30,14 @@ Guarantees (details and polling cost in docs/lineage.md):
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Collection, Hashable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from airflow.triggers.base import TriggerEvent
 
 from airflow_provider_lakeformation._compat import BaseEventTrigger
-from airflow_provider_lakeformation.config import checked_poll_interval
+from airflow_provider_lakeformation.config import checked_poll_interval, status_feed_enabled
 from airflow_provider_lakeformation.exceptions import LakeFormationSpecError, shown
 from airflow_provider_lakeformation.hooks import DEFAULT_CONN_ID
 from airflow_provider_lakeformation.lineage.assets import run_extra
@@ -69,6 +70,9 @@ LIST_PAGE_SIZE = 100
 MAX_MARKS = 2 * (1000 + LIST_PAGE_SIZE)
 #: Most history reads a poll may be allowed (``history_reads_per_poll``).
 MAX_HISTORY_READS = 100
+#: A watcher with a hand-off longer than this many poll intervals polls alone: while it waits, the
+#: shared stream's items queue up for it (the triggerer fails a subscriber 1024 items behind).
+SHARED_MAX_HANDOFF_POLLS = 100
 
 #: What the watcher remembers of one job: ``[run key, finished]``: the newest run it has handled
 #: (reported, or recorded without an event), and whether that run had finished. Runs that started
@@ -125,6 +129,65 @@ def _marks_from_state(value: Any) -> dict[str, Mark] | None:
             if isinstance(keys, list) and keys
         }
     return None
+
+
+@dataclass(frozen=True)
+class SharedPoll:
+    """One raw item of the shared stream (Airflow 3.3+): what one poll of the watched job(s) read,
+    handed to every watcher of the group, each judging it against its own marks.
+
+    :param jobs: the watched job, or every job matching the pattern (as listed).
+    :param history: the history pages (newest first) the poll read: of the jobs whose run changed
+        since the stream's previous poll.
+    :param later: changed jobs whose history the stream reads at a later poll
+        (``history_reads_per_poll``).
+    """
+
+    jobs: list[Job]
+    history: Mapping[str, list[Job]] = field(default_factory=dict)
+    later: frozenset[str] = frozenset()
+
+
+class _SharedPoller:
+    """The poll of a shared stream (a :class:`~airflow_provider_lakeformation.waiter.Watch` of
+    :class:`SharedPoll` items): the list/get of the watched job(s), and the history of the jobs whose
+    run changed since its previous poll (at most ``history_reads_per_poll``, the longest-waiting
+    first), through ``trigger``'s own request code. Its marks are in memory only: the first poll of
+    a group reads no history (each watcher then catches up on its own, see
+    :meth:`LakeFormationJobRunTrigger.poll`).
+
+    :param trigger: a trigger of the group (built from its kwargs): what to read and how.
+    :param api: the open async client.
+    """
+
+    handoff_seconds = 0.0
+
+    def __init__(self, trigger: LakeFormationJobRunTrigger, api: AsyncLakeFormationClient) -> None:
+        self.trigger, self.api = trigger, api
+        self.marks: dict[str, Mark] | None = None
+
+    async def poll(self, fed: Any = None) -> list[SharedPoll]:
+        t = self.trigger
+        jobs = await t._watched_jobs(self.api)
+        current = {job.id: [run_key(job), _finished(job)] for job in jobs if run_key(job) is not None}
+        if self.marks is None:
+            self.marks = current
+            return [SharedPoll(jobs)]
+        t._polls += 1
+        history: dict[str, list[Job]] = {}
+        for job in t._changed(jobs, self.marks):
+            history[job.id] = (await self.api.list_job_history(job.id, limit=t.history_limit)).jobs
+        for job_id in history:
+            t._waiting.pop(job_id, None)
+        self.marks = {
+            job_id: (current[job_id] if job_id in history else self.marks.get(job_id, mark))
+            for job_id, mark in current.items()
+            if job_id in history or job_id in self.marks
+        }
+        return [SharedPoll(jobs, history, frozenset(t._waiting))]
+
+    async def commit(self) -> None:
+        """Nothing to record: each watcher records its own marks."""
 
 
 class LakeFormationJobRunTrigger(LakeFormationBaseTrigger, BaseEventTrigger):
@@ -267,17 +330,29 @@ class LakeFormationJobRunTrigger(LakeFormationBaseTrigger, BaseEventTrigger):
         pages = api.iter_jobs(str(self.job_type), name_pattern=self.name_pattern, page_size=LIST_PAGE_SIZE)
         return [job async for job in pages]
 
-    def _changed(self, jobs: list[Job], marks: Mapping[str, Mark]) -> list[Job]:
+    def _changed(
+        self,
+        jobs: list[Job],
+        marks: Mapping[str, Mark],
+        read: Collection[str] = (),
+        later: Collection[str] = (),
+    ) -> list[Job]:
         """Jobs whose latest run is not the one marked (or whose run finished since): their
         history is read, at most ``history_reads_per_poll`` per poll, the longest-waiting first
-        (the others are carried to the next poll)."""
+        (the others are carried to the next poll). A shared poll's item gives the history of the
+        jobs in ``read`` (taken, beyond that budget) and reads those in ``later`` at a later poll
+        (carried)."""
         by_id = {job.id: job for job in jobs}
         self._waiting = {
             job.id: self._waiting.get(job.id, self._polls)
             for job in jobs
             if run_key(job) is not None and marks.get(job.id) != [run_key(job), _finished(job)]
         }
-        ready = sorted(self._waiting, key=self._waiting.__getitem__)[: self.history_reads_per_poll]
+        own = sorted(
+            (job_id for job_id in self._waiting if job_id not in read and job_id not in later),
+            key=self._waiting.__getitem__,
+        )
+        ready = [job_id for job_id in self._waiting if job_id in read] + own[: self.history_reads_per_poll]
         if len(self._waiting) > len(ready):
             self.log.info(
                 "LakeFormation watcher %s: %d changed job(s), reading the history of %d this poll "
@@ -289,13 +364,15 @@ class LakeFormationJobRunTrigger(LakeFormationBaseTrigger, BaseEventTrigger):
         return [by_id[job_id] for job_id in ready]
 
     async def _new_runs(
-        self, api: AsyncLakeFormationClient, job: Job, mark: Mark | None
+        self, api: AsyncLakeFormationClient, job: Job, mark: Mark | None, history: list[Job] | None = None
     ) -> tuple[list[Job], Mark]:
         """The finished runs of ``job`` not handled yet (oldest first) and the job's new mark: the job's
-        own record (its current run) and its history (newest first), read back to front."""
-        page = await api.list_job_history(job.id, limit=self.history_limit)
+        own record (its current run) and its history (newest first; read here unless ``history``
+        gives it), read back to front."""
+        if history is None:
+            history = (await api.list_job_history(job.id, limit=self.history_limit)).jobs
         new: list[Job] = []
-        for run in [*reversed(page.jobs), job]:
+        for run in [*reversed(history), job]:
             key = run_key(run)
             if key is None or (mark is not None and _order(key) < _order(mark[0])):
                 continue  # no start time, or a run older than the marked one
@@ -306,27 +383,36 @@ class LakeFormationJobRunTrigger(LakeFormationBaseTrigger, BaseEventTrigger):
             mark = [key, _finished(run)]
         return new, mark if mark is not None else [run_key(job), _finished(job)]
 
-    async def poll(self) -> list[dict[str, Any]]:
+    async def poll(self, fed: SharedPoll | None = None) -> list[dict[str, Any]]:
         """One poll: the event payloads of new finished runs (per job, oldest first). The first poll
         without a stored state only marks every job's current run (no history read, no event). All
-        or nothing: if a request fails, the marks are left as they were."""
+        or nothing: if a request fails, the marks are left as they were.
+
+        :param fed: the shared stream's item (Airflow 3.3+): its listing and history pages are used
+            instead of reading them; a changed job whose history it lacks (this watcher's marks are
+            behind the stream's, e.g. after a restart) is read here, within
+            ``history_reads_per_poll``. ``None``: read everything (polling alone).
+        """
         api = self._api
-        assert api is not None, "poll() runs inside run()"
+        assert api is not None, "poll() runs inside run() or filter_shared_stream()"
         if self._marks is None:
             loaded = await self._load_marks()
             if loaded is None:
-                self._marks, self._dirty = self._baseline(await self._watched_jobs(api)), True
+                first = fed.jobs if fed is not None else await self._watched_jobs(api)
+                self._marks, self._dirty = self._baseline(first), True
                 return []
             self._marks = loaded
         self._polls += 1
-        jobs = await self._watched_jobs(api)
+        jobs = fed.jobs if fed is not None else await self._watched_jobs(api)
+        history = fed.history if fed is not None else {}
         marks = dict(self._marks)
         if len(marks) > MAX_MARKS:  # bounded state: forget the jobs no longer listed
             listed = {job.id for job in jobs}
             marks = {job_id: mark for job_id, mark in marks.items() if job_id in listed}
         payloads: list[dict[str, Any]] = []
-        for job in self._changed(jobs, marks):
-            runs, marks[job.id] = await self._new_runs(api, job, marks.get(job.id))
+        later = fed.later if fed is not None else frozenset()
+        for job in self._changed(jobs, marks, history, later):
+            runs, marks[job.id] = await self._new_runs(api, job, marks.get(job.id), history.get(job.id))
             payloads += [self._payload(api, job, run) for run in runs if self._fires(run)]
             self._waiting.pop(job.id, None)
         self._marks = marks
@@ -371,4 +457,56 @@ class LakeFormationJobRunTrigger(LakeFormationBaseTrigger, BaseEventTrigger):
         async with self._hook().async_client() as api:
             self._api = api
             async for payload in async_watch(self, self.backoff):
+                yield TriggerEvent(payload)  # type: ignore[no-untyped-call]
+
+    # ----------------------------------------------------------------- shared stream (Airflow 3.3+)
+
+    def shared_stream_key(self) -> Hashable | None:
+        """Airflow 3.3+: watchers with equal keys share one poll in a triggerer (one list/get per
+        poll interval and one history read per changed job, whatever their number): same
+        connection, project, instance, watched job(s), poll interval, ``history_limit`` and
+        ``history_reads_per_poll`` (what the poll reads, and when). ``statuses``, ``handoff_seconds``
+        and ``state_asset_name`` may differ: each watcher applies its own.
+
+        :return: the key; ``None`` (poll alone, as before) when ``[lakeformation] status_feed`` is
+            off, or when the hand-off is so long that the shared items would pile up meanwhile.
+        """
+        if not status_feed_enabled() or self.handoff_seconds > SHARED_MAX_HANDOFF_POLLS * self.poll_interval:
+            return None
+        return (
+            STATE_KEY_PREFIX,
+            self.lakeformation_conn_id,
+            self.project_id,
+            self.instance_id,
+            self.watch_key,
+            self.poll_interval,
+            self.history_limit,
+            self.history_reads_per_poll,
+        )
+
+    @classmethod
+    async def open_shared_stream(cls, kwargs: dict[str, Any]) -> AsyncIterator[SharedPoll]:
+        """The group's one poll (Airflow 3.3+): :class:`SharedPoll` items, one per poll, through
+        the same loop as :meth:`run` (:func:`~airflow_provider_lakeformation.waiter.async_watch`):
+        no failed poll ends it; it backs off (``Retry-After`` included) and yields nothing meanwhile.
+
+        :param kwargs: one watcher's kwargs (only the fields of :meth:`shared_stream_key` are used).
+        :return: the items, forever.
+        """
+        poller = cls(**kwargs)
+        async with poller._hook().async_client() as api:
+            async for item in async_watch(_SharedPoller(poller, api), poller.backoff):
+                yield item
+
+    async def filter_shared_stream(self, shared_stream: AsyncIterator[Any]) -> AsyncIterator[TriggerEvent]:
+        """This watcher's events from the group's items (Airflow 3.3+): :meth:`poll` on each item
+        with this watcher's own marks (asset state store), statuses and hand-off, in the same loop
+        as :meth:`run`; the history of a changed job the item lacks is read here.
+
+        :param shared_stream: the group's :class:`SharedPoll` items.
+        :return: one event per newly finished run, forever.
+        """
+        async with self._hook().async_client() as api:
+            self._api = api
+            async for payload in async_watch(self, self.backoff, feed=shared_stream):
                 yield TriggerEvent(payload)  # type: ignore[no-untyped-call]
