@@ -16,6 +16,12 @@ which trigger).
    (``ResumableJobMixin``) instead of starting the job again.
 3. A deferred start task marked failed through the REST API: the trigger's ``on_kill`` stops the
    job, once.
+4. Asset watchers, exactly once with two triggerers: two assets watched by
+   ``LakeFormationJobRunTrigger`` (same jobs, one shared-stream key), one consumer DAG per asset; a
+   watched job is run ``WATCH_RUNS`` times outside Airflow (each run ended before the next starts)
+   and each consumer must run exactly that many times, each asset get exactly that many events:
+   once with the shared stream (``[lakeformation] status_feed`` on, Airflow 3.3+) and once with
+   every watcher polling alone (``AIRFLOW__LAKEFORMATION__STATUS_FEED=false`` for both triggerers).
 
 Figures (takeover seconds, triggers per triggerer, throughput) are printed; docs/scaling.md quotes
 them. Run alone: ``bash scripts/test.sh tests/e2e/test_distributed.py -s``.
@@ -23,6 +29,7 @@ them. Run alone: ``bash scripts/test.sh tests/e2e/test_distributed.py -s``.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -50,6 +57,7 @@ from tests.e2e.conftest import (
     start_emulator_process,
     wait_http,
 )
+from tests.e2e.test_asset_watcher import run_outside_airflow
 from tests.e2e.test_real_scheduler import AirflowStack, _wait_for_dag
 
 psycopg2 = pytest.importorskip("psycopg2", reason="install the 'distributed' extra")
@@ -59,6 +67,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.distributed, pytest
 DAGS = Path(__file__).with_name("dags_distributed")
 SERVICES = REPO / "scripts" / "services.sh"
 FANOUT, SYNC_START, DEFERRED_START = "lf_dist_fanout", "lf_dist_sync_start", "lf_dist_deferred_start"
+#: The consumer DAGs of dags_distributed/lf_dist_watch.py, each scheduled on its watched asset.
+WATCH_CONSUMERS = ("lf_dist_watch_a", "lf_dist_watch_b")
+WATCH_RUNS = 3
 TRIGGERERS = ("triggerer-1", "triggerer-2")
 WORKERS = ("worker-1", "worker-2")
 CORE = ("api-server", "scheduler", "dag-processor")
@@ -253,7 +264,7 @@ def dist(services: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> 
             conn = {"connection_id": "lakeformation_default", **json.loads(lakeformation_conn(emulator.url))}
             conn["extra"] = json.dumps(conn["extra"])
             stack.call("POST", "/api/v2/connections", json=conn)
-            for dag_id in (FANOUT, SYNC_START, DEFERRED_START):
+            for dag_id in (FANOUT, SYNC_START, DEFERRED_START, *WATCH_CONSUMERS):
                 _wait_for_dag(stack, dag_id, timeout=180)
             poll("two triggerers and two workers", lambda: _components_up(stack), timeout=180)
         except Exception as exc:
@@ -450,3 +461,131 @@ def test_mark_deferred_start_failed_stops_job_once(dist: DistStack) -> None:
     assert dist.run_state(DEFERRED_START, run_id) == "failed"
     assert stats["stops"].get(job_id) == 1
     assert stats["starts"].get(job_id) == 1
+
+
+# ------------------------------------------------------------------- asset watchers, exactly once
+
+
+def _start_triggerers(stack: DistStack, feed: bool) -> None:
+    """(Re)start both triggerers (SIGTERM first; one may have been SIGKILLed by an earlier
+    scenario) with ``[lakeformation] status_feed`` set to ``feed``."""
+    for name in TRIGGERERS:
+        if name in stack.group.procs:
+            stack.group.stop(name)
+    for name in TRIGGERERS:
+        own = {
+            **stack.env,
+            "LF_E2E_HOSTNAME": name,
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
+            "AIRFLOW__LAKEFORMATION__STATUS_FEED": str(feed).lower(),
+        }
+        stack.group.start(name, airflow_cli("triggerer"), own, append=True)
+
+
+def _watchers_held(stack: DistStack) -> dict[int, str] | None:
+    """Trigger id -> live triggerer holding it, once both watcher triggers are held by one."""
+    rows = stack.sql(
+        "SELECT t.id, j.hostname FROM trigger t LEFT JOIN job j ON j.id = t.triggerer_id "
+        "AND j.end_date IS NULL AND j.latest_heartbeat > now() - interval '10 seconds' "
+        "WHERE t.classpath LIKE %s",
+        "%LakeFormationJobRunTrigger",
+    )
+    held = {int(r[0]): str(r[1]) for r in rows if r[1] in TRIGGERERS}
+    return held if len(rows) == len(WATCH_CONSUMERS) and len(held) == len(rows) else None
+
+
+def _watch_counts(stack: DistStack) -> dict[str, tuple[int, int]]:
+    """Consumer DAG id -> (its DAG runs, the events of its asset)."""
+    found = {}
+    for dag_id in WATCH_CONSUMERS:
+        database = dag_id.replace("lf_dist_", "dist_")
+        runs = stack.sql("SELECT count(*) FROM dag_run WHERE dag_id = %s", dag_id)[0][0]
+        events = stack.sql(
+            "SELECT count(*) FROM asset_event e JOIN asset a ON a.id = e.asset_id WHERE a.uri LIKE %s",
+            f"%/hive/{database}",
+        )[0][0]
+        found[dag_id] = (int(runs), int(events))
+    return found
+
+
+def _list_polls(stack: DistStack) -> int:
+    return int(stack.emulator.stats()["by_route"].get("list_jobs", 0))
+
+
+def _watch_round(stack: DistStack, job_id: str, feed: bool) -> dict[str, Any]:
+    """Restart both triggerers with the feed on or off, run the job WATCH_RUNS times; the counts."""
+    started = time.monotonic()
+    _start_triggerers(stack, feed)
+    held = poll("both watcher triggers held by a live triggerer", lambda: _watchers_held(stack), every=1.0)
+    up = time.monotonic() - started
+    before = _watch_counts(stack)
+    polls_from, polled_at = _list_polls(stack), time.monotonic()
+    for i in range(1, WATCH_RUNS + 1):
+        run_outside_airflow(stack.emulator, job_id)
+        # the next run only once this one's consumer runs exist (asset events that arrive before the
+        # scheduler creates a run would be consumed by one run)
+        poll(f"consumer runs after run {i} (feed {feed})", functools.partial(_runs_reach, stack, before, i))
+    polling = time.monotonic() - polled_at
+    list_polls = _list_polls(stack) - polls_from
+    # Several more polls (2 s apart) with nothing new: nothing is reported twice.
+    more = _list_polls(stack)
+    poll("more watcher polls", lambda: _list_polls(stack) >= more + 10)
+    after = _watch_counts(stack)
+    for dag_id in WATCH_CONSUMERS:
+        poll(f"{dag_id}'s runs to end", functools.partial(_consumer_runs_done, stack, dag_id))
+    return {
+        "feed": feed,
+        "held": held,
+        "up": up,
+        "runs": {d: after[d][0] - before[d][0] for d in WATCH_CONSUMERS},
+        "events": {d: after[d][1] - before[d][1] for d in WATCH_CONSUMERS},
+        "list_polls_per_s": list_polls / polling,
+        "seconds": time.monotonic() - started,
+    }
+
+
+def _runs_reach(stack: DistStack, before: dict[str, tuple[int, int]], more: int) -> bool:
+    return all(_watch_counts(stack)[d][0] >= before[d][0] + more for d in WATCH_CONSUMERS)
+
+
+def _consumer_runs_done(stack: DistStack, dag_id: str) -> bool:
+    rows = stack.sql("SELECT state FROM dag_run WHERE dag_id = %s", dag_id)
+    assert all(r[0] != "failed" for r in rows), f"a run of {dag_id} failed\n{stack.diagnostics()}"
+    return all(r[0] == "success" for r in rows)
+
+
+def test_asset_watchers_fire_exactly_once_with_two_triggerers(dist: DistStack) -> None:
+    created = dist.emulator.api(
+        "POST",
+        "/lf-jobs",
+        json={
+            "name": "lf_dist_watched_job",
+            "description": "watched by two assets [lf-emulator:duration=1]",
+            "type": "METADATA_DISCOVERY",
+            "parameter": {
+                "metadata_discovery_parameter": {
+                    "data_location": "obs://dist-e2e/watched/",
+                    "target_catalog": "hive",
+                    "target_database": "dist_watch",
+                    "conflict_strategy": "UPSERT",
+                    "file_discovery_type": "PARQUET",
+                    "log_location": "obs://dist-e2e/logs/",
+                }
+            },
+        },
+    )
+    assert created.status_code == 201, created.text
+    job_id = str(created.json()["id"])
+    rounds = [_watch_round(dist, job_id, feed) for feed in (True, False)]
+    for r in rounds:
+        print(
+            f"\nwatchers, status_feed {'on' if r['feed'] else 'off'}: triggers held by "
+            f"{sorted(r['held'].values())} ({r['up']:.1f}s after the restart); {WATCH_RUNS} runs -> "
+            f"consumer runs {r['runs']}, asset events {r['events']}; {r['list_polls_per_s']:.2f} list "
+            f"requests/s (poll interval 2 s); round {r['seconds']:.1f}s"
+        )
+    stats = dist.emulator.stats()
+    assert stats["starts"].get(job_id) == 2 * WATCH_RUNS
+    for r in rounds:
+        assert r["runs"] == dict.fromkeys(WATCH_CONSUMERS, WATCH_RUNS), f"{r}\n{dist.diagnostics()}"
+        assert r["events"] == dict.fromkeys(WATCH_CONSUMERS, WATCH_RUNS), f"{r}\n{dist.diagnostics()}"
