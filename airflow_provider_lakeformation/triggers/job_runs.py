@@ -26,6 +26,11 @@ Guarantees (details and polling cost in docs/lineage.md):
 * bounded cost: a poll makes at most 11 list requests (pattern mode) or 1 job read, plus at most
   ``history_reads_per_poll`` history reads; the state is one mark per job, for at most
   :data:`MAX_MARKS` jobs.
+
+On Airflow 3.3+ the watchers a triggerer holds with equal :meth:`~LakeFormationJobRunTrigger.
+shared_stream_key` share one poll (the triggerer's shared streams): the group's poll reads the
+job(s) and the history of changed jobs once, and each watcher judges that against its own marks,
+with the guarantees above. ``[lakeformation] status_feed = false`` makes each poll alone.
 """
 
 from __future__ import annotations

@@ -60,3 +60,52 @@ def test_retry_after_is_cut_to_the_time_left() -> None:
 @pytest.mark.parametrize("asked", [MAX_SERVER_PAUSE * 10, float("inf")])
 def test_retry_after_is_capped(asked: float) -> None:
     assert _run([_busy(asked), JobStatus("SUCCESS")], None) == [MAX_SERVER_PAUSE]
+
+
+class _FedWatch:
+    """A watch fed by a shared stream: fails on the items named in ``fail``, returns the others."""
+
+    handoff_seconds = 0.0
+
+    def __init__(self, fail: set[int]) -> None:
+        self.fail, self.seen, self.commits = fail, [], 0
+
+    async def poll(self, fed: object = None) -> list[object]:
+        self.seen.append(fed)
+        if fed in self.fail:
+            raise LakeFormationRetryableError("refused", retry_after=0.2)
+        return [fed]
+
+    async def commit(self) -> None:
+        self.commits += 1
+
+
+def test_async_watch_with_a_feed_polls_per_item_skips_items_while_backing_off_and_ends_with_it() -> None:
+    import asyncio
+
+    from airflow_provider_lakeformation.waiter import Backoff, async_watch
+
+    async def feed() -> object:
+        for item in range(6):
+            if item == 2:
+                await asyncio.sleep(0.3)  # past the failure's Retry-After (0.2 s)
+            yield item
+        raise RuntimeError("the shared poll ended")
+
+    async def scenario() -> tuple[list[object], _FedWatch]:
+        watch = _FedWatch(fail={0})
+        backoff = Backoff("w", 0.01, logging.getLogger("test"))
+        got: list[object] = []
+
+        async def collect() -> None:
+            async for item in async_watch(watch, backoff, feed=feed()):  # type: ignore[arg-type]
+                got.append(item)
+
+        with pytest.raises(RuntimeError, match="shared poll ended"):
+            await collect()
+        return got, watch
+
+    got, watch = asyncio.run(scenario())
+    assert watch.seen == [0, 2, 3, 4, 5]  # item 1 came within the pause after the failure: skipped
+    assert got == [2, 3, 4, 5]
+    assert watch.commits == 4
