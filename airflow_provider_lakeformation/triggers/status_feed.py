@@ -66,6 +66,12 @@ MAX_PARALLEL_READS = 64
 #: The longest a failing list is skipped, in rounds (its subscribers are read one by one meanwhile).
 MAX_LIST_SKIP = 32
 
+#: Each listed status and the listed statuses a job can move on to from it.
+_LATER: dict[JobStatus, tuple[JobStatus, ...]] = {
+    JobStatus.CREATED: (JobStatus.CREATED, JobStatus.SUBMITTED, JobStatus.RUNNING),
+    JobStatus.SUBMITTED: (JobStatus.SUBMITTED, JobStatus.RUNNING),
+    JobStatus.RUNNING: (JobStatus.RUNNING,),
+}
 #: (job type, status) of one list.
 Group = tuple[str, JobStatus]
 
@@ -139,6 +145,12 @@ class Subscription:
             return None
         return (self.job_type, self.last)
 
+    def groups(self) -> list[Group]:
+        """The lists this subscriber's job can be found in: its last status's and those after it."""
+        if self.job_type is None or self.last not in LISTED_STATUSES:
+            return []
+        return [(self.job_type, status) for status in _LATER[self.last]]
+
     def due(self, now: float, period: float) -> bool:
         """Whether a round at ``now`` of a feed of ``period`` seconds serves this subscriber: the
         round closest to its own interval (never more than half a period early).
@@ -147,7 +159,7 @@ class Subscription:
         :param period: the feed's period.
         :return: True when due.
         """
-        return now - self.served_at + period / 2 >= self.interval
+        return now - self.served_at + period / 2 >= self.interval - 1e-9  # no float rounding miss
 
     async def next_status(self, job_id: str) -> JobStatus:
         """The job's next status: at once on the first call (one read of the job), then from the
@@ -281,40 +293,51 @@ class StatusFeed:
 
     # ------------------------------------------------------------------ one round
     async def _serve(self, due: list[Subscription]) -> None:
-        groups: dict[Group, list[Subscription]] = {}
+        """Serve ``due`` from the lists their jobs can be in (the status each was last seen in and
+        the ones after it: a SUBMITTED job that began to run is found in the RUNNING list); read
+        every other one alone."""
+        wanted: set[Group] = set()
+        listed: list[Subscription] = []
         alone: list[Subscription] = []
         for sub in due:
-            group = sub.group()
-            if group is None or self._skip_until.get(group, 0) > self._round:
-                alone.append(sub)
+            groups = [g for g in sub.groups() if self._skip_until.get(g, 0) <= self._round]
+            if sub.group() in groups:
+                wanted.update(groups)
+                listed.append(sub)
             else:
-                groups.setdefault(group, []).append(sub)
-        listed = await asyncio.gather(*(self._list(group, subs) for group, subs in groups.items()))
-        for rest in listed:
-            alone += rest
+                alone.append(sub)
+        found, failed = await self._list_all(wanted)
+        for sub in listed:
+            state = found.get(sub.job_id)
+            error = failed.get(sub.group())  # type: ignore[arg-type]  # listed subs have a group
+            if state is not None and state.status is not None:
+                self._give(sub, state)
+            elif error is not None:
+                self._fail(sub, error)  # a transient list failure: counted by each trigger
+            else:
+                alone.append(sub)  # left the lists (finished?), beyond their reach, or a list failed
         await asyncio.gather(*(self._read_for(sub) for sub in alone))
 
-    async def _list(self, group: Group, subs: list[Subscription]) -> list[Subscription]:
-        """Serve ``subs`` from the list of ``group``; return those it cannot serve."""
-        try:
-            found = await self._list_states(group)
-        except TRANSIENT_ERRORS as err:
-            self._list_failed(group, err, transient=True)
-            for sub in subs:
-                self._fail(sub, err)
-            return []
-        except Exception as err:  # a page that does not follow the API, a refused filter, ...
-            self._list_failed(group, err, transient=False)
-            return subs
-        self._list_failures.pop(group, None)
-        rest = []
-        for sub in subs:
-            state = found.get(sub.job_id)
-            if state is None or state.status is None:
-                rest.append(sub)
+    async def _list_all(self, groups: set[Group]) -> tuple[dict[str, JobState], dict[Group, Exception]]:
+        """Read the lists of ``groups`` at once: every job found, and the transient error of each
+        list that failed so (a list that failed otherwise is skipped for some rounds, see
+        :meth:`_list_failed`, and its jobs are read alone)."""
+        ordered = sorted(groups)
+        results = await asyncio.gather(*(self._list_states(g) for g in ordered), return_exceptions=True)
+        found: dict[str, JobState] = {}
+        failed: dict[Group, Exception] = {}
+        for group, result in zip(ordered, results, strict=True):
+            if isinstance(result, TRANSIENT_ERRORS):
+                self._list_failed(group, result, transient=True)
+                failed[group] = result
+            elif isinstance(result, BaseException):
+                if not isinstance(result, Exception):  # cancelled: pass it on
+                    raise result
+                self._list_failed(group, result, transient=False)
             else:
-                self._give(sub, state)
-        return rest
+                self._list_failures.pop(group, None)
+                found.update(result)
+        return found, failed
 
     async def _list_states(self, group: Group) -> dict[str, JobState]:
         states, requests = await self.client.reachable_job_states(*group)
