@@ -173,6 +173,12 @@ CONFIG: dict[str, Any] = {
                 "10",
                 "0",
             ),
+            "watcher_poll_interval": _option(
+                "Default poll interval (seconds) of LakeFormationJobRunTrigger, the asset run watcher.",
+                "float",
+                "60",
+                "300",
+            ),
             "status_feed": _option(
                 "Whether the job triggers of one connection, project and instance in a triggerer share "
                 "one status feed (a few list requests per interval instead of one request per job; on "

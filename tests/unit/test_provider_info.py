@@ -146,15 +146,19 @@ def test_provider_info_follows_airflows_schema() -> None:
 
 
 def test_config_options_are_the_ones_the_provider_reads() -> None:
-    """Every ``[lakeformation]`` option ``config.py`` reads is declared (``airflow config list``), and
+    """Every ``[lakeformation]`` option the package reads is declared (``airflow config list``), and
     each declared default is what the code falls back to."""
-    from airflow_provider_lakeformation import config
+    import airflow_provider_lakeformation as package
     from airflow_provider_lakeformation.models.arguments import MIN_DEFERRAL_SECONDS, MIN_POLL_INTERVAL
+    from airflow_provider_lakeformation.triggers.job_runs import DEFAULT_POLL_INTERVAL
 
-    source = Path(config.__file__).read_text(encoding="utf-8")
-    read = set(re.findall(r'conf\.get\w*\(\s*"lakeformation",\s*"(\w+)"', source))
+    read = set()
+    for path in Path(package.__file__).parent.rglob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        read |= set(re.findall(r'conf\.get\w*\(\s*"lakeformation",\s*"(\w+)"', source))
     options = get_provider_info()["config"]["lakeformation"]["options"]
     assert read == set(options)
     assert float(options["min_poll_interval"]["default"]) == MIN_POLL_INTERVAL
     assert float(options["min_deferral_seconds"]["default"]) == MIN_DEFERRAL_SECONDS
     assert options["status_feed"]["default"] == "True"
+    assert float(options["watcher_poll_interval"]["default"]) == DEFAULT_POLL_INTERVAL
