@@ -6,7 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_provider_lakeformation.hooks._replies import ModelReply, parse_nothing, read_json, response_error
+from airflow_provider_lakeformation.hooks._replies import (
+    ModelReply,
+    parse_model,
+    parse_nothing,
+    read_json,
+    response_error,
+)
 from airflow_provider_lakeformation.hooks._wire import Call, Endpoint, QueryValue, RawResponse
 from airflow_provider_lakeformation.models.arguments import check_page, job_type_arg, status_arg
 from airflow_provider_lakeformation.models.jobs import (
@@ -46,6 +52,22 @@ def parse_job_status(call: Call, resp: RawResponse) -> JobStatus:
         raise response_error(call, resp, f"status: {exc}") from None
 
 
+def parse_job_state(call: Call, resp: RawResponse) -> JobState:
+    """Id, type and status of a job from a get-job response (the status feed's single read); a
+    reply without a status is refused like :func:`parse_job_status` refuses it.
+
+    :param call: the request.
+    :param resp: its reply.
+    :return: the state (``status`` set).
+    :raises LakeFormationApiError: a non-2xx reply.
+    :raises LakeFormationResponseError: no readable status in a 2xx reply.
+    """
+    state = parse_model(call, resp, JobState)
+    if state.status is None:
+        raise response_error(call, resp, "status: Field required")
+    return state
+
+
 # ----------------------------------------------------------------------------- endpoints
 # One declaration per API operation (method, path under /v1/{project_id}, reply parser, hook
 # method); the sync hook and the async client both call it through ``send``.
@@ -60,7 +82,7 @@ GET_JOB = Endpoint("GET", _JOB, ModelReply(Job), "get_job")
 GET_JOB_STATUS = Endpoint("GET", _JOB, parse_job_status)
 #: The same routes as :data:`GET_JOB` / :data:`LIST_JOBS`, reading only id, type and status (the
 #: status feed's views: not in ENDPOINTS).
-GET_JOB_STATE = Endpoint("GET", _JOB, ModelReply(JobState))
+GET_JOB_STATE = Endpoint("GET", _JOB, parse_job_state)
 LIST_JOB_STATES = Endpoint("GET", _JOBS, ModelReply(JobStatePage))
 UPDATE_JOB = Endpoint("PUT", _JOB, ModelReply(Job), "update_job")
 DELETE_JOB = Endpoint("DELETE", _JOB, parse_nothing, "delete_job")

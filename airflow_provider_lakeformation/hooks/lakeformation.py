@@ -601,7 +601,8 @@ class AsyncLakeFormationClient(LakeFormationBaseAsyncClient):
         return await self.execute(call, GET_JOB_STATUS.parse)
 
     async def get_job_state(self, job_id: str) -> JobState:
-        """The job's id, type and status (the status feed's single read; nothing else is read).
+        """The job's id, type and status (the status feed's single read; nothing else is read; a
+        reply without a status is refused).
 
         :param job_id: the job.
         :return: its state.

@@ -46,7 +46,7 @@ from collections.abc import AsyncIterator, Hashable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from airflow_provider_lakeformation.exceptions import LakeFormationError, LakeFormationResponseError, shown
+from airflow_provider_lakeformation.exceptions import LakeFormationError, shown
 from airflow_provider_lakeformation.models.jobs import JobState
 from airflow_provider_lakeformation.models.status import TRANSIENT_ERRORS, JobStatus
 from airflow_provider_lakeformation.waiter import async_rounds, jittered, server_pause
@@ -385,15 +385,12 @@ class StatusFeed:
             raise LakeFormationError(f"the LakeFormation status feed stopped: {self.stopped}")
         state = await self._read_state(sub.job_id)
         self._note(sub, state)
-        return state.status  # type: ignore[return-value]  # _read_state refuses a reply without one
+        return state.status  # type: ignore[return-value]  # the reply parser refuses a reply without one
 
     async def _read_state(self, job_id: str) -> JobState:
         async with self._reads:
             _STATS["single_reads"] += 1
-            state = await self.client.get_job_state(job_id)
-        if state.status is None:
-            raise LakeFormationResponseError(f"LakeFormation job {job_id}: the reply has no status")
-        return state
+            return await self.client.get_job_state(job_id)
 
     # ------------------------------------------------------------------ hand-over
     def _note(self, sub: Subscription, state: JobState) -> None:
