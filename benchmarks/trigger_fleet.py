@@ -226,7 +226,8 @@ def _beyond_reach(n: int, layout: str) -> bool:
 def _window_target(args: argparse.Namespace) -> float:
     """``--window`` rounded up to whole intervals (the count then does not depend on where it cuts
     a poll cycle)."""
-    return max(1, math.ceil(args.window / args.interval - 1e-9)) * args.interval
+    interval = float(args.interval)
+    return max(1, math.ceil(float(args.window) / interval - 1e-9)) * interval
 
 
 def _request_counts(stats: dict[str, Any], poll_route: str) -> dict[str, int]:
@@ -241,15 +242,23 @@ def _request_counts(stats: dict[str, Any], poll_route: str) -> dict[str, int]:
     }
 
 
-def _feed_stats() -> dict[str, int] | None:
-    """The status feed's counters; None where the provider has no feed (before #27)."""
+@functools.lru_cache(maxsize=1)
+def _feed_stats_function() -> Callable[[], dict[str, int]] | None:
+    """``triggers.status_feed.feed_stats``; None where the provider has no feed (before #27)."""
     try:
         from airflow_provider_lakeformation.triggers.status_feed import (  # type: ignore[import-not-found]
             feed_stats,
         )
     except ImportError:
         return None
-    return {str(k): int(v) for k, v in feed_stats().items()}
+    return feed_stats  # type: ignore[no-any-return]
+
+
+def _feed_stats() -> dict[str, int] | None:
+    """The status feed's counters (feeds, subscribers, rounds, served, list_requests, single_reads,
+    list_failures); None where the provider has no feed."""
+    function = _feed_stats_function()
+    return None if function is None else {str(k): int(v) for k, v in function().items()}
 
 
 # ==================================================================================================
@@ -600,12 +609,12 @@ async def _window_length(plan: dict[str, Any], interval: float) -> float:
     end, so the ends fall in it) and lasts ``plan['window']``; with ``fixed`` runs it must close
     ``END_MARGIN`` before the first job can end, and is cut (to whole intervals) when that comes sooner.
     """
-    first_end = plan["first_start"] + SUBMIT_SECONDS + plan["run_seconds"]
-    begin = plan["last_start"] + interval
+    first_end = float(plan["first_start"]) + SUBMIT_SECONDS + float(plan["run_seconds"])
+    begin = float(plan["last_start"]) + interval
     if plan["finish"] == "random":
         begin = max(begin, first_end)
     await asyncio.sleep(max(0.0, begin - time.time()))
-    asked = float(plan["window"])
+    asked, interval = float(plan["window"]), float(interval)
     available = first_end - END_MARGIN - time.time()
     if plan["finish"] == "random" or available >= asked:
         return asked
@@ -788,8 +797,8 @@ def _run_seconds(args: argparse.Namespace, start_budget: float) -> float:
     if args.job_seconds is not None:
         return float(args.job_seconds)
     if args.finish == "random":  # the window follows the first end; the runs need only outlast the starts
-        return start_budget + args.interval
-    return start_budget + 2 * args.interval + _window_target(args) + END_MARGIN
+        return start_budget + float(args.interval)
+    return start_budget + 2 * float(args.interval) + _window_target(args) + END_MARGIN
 
 
 def _prepare_lf(
@@ -876,7 +885,7 @@ def _drive(proc: subprocess.Popen[str], prep: Prepared, args: argparse.Namespace
     first, last = prep.start()
     start_s = time.perf_counter() - t0
     window = _window_target(args)
-    plan = {"first_start": first, "last_start": last, "run_seconds": prep.run_seconds}
+    plan: dict[str, Any] = {"first_start": first, "last_start": last, "run_seconds": prep.run_seconds}
     plan.update(submit_max=prep.submit_max, window=window, finish=prep.finish)
     _send(proc, plan)
     bound = prep.run_seconds + prep.submit_max + window + 2 * args.interval + args.duration + 120
@@ -1104,8 +1113,8 @@ def _event_row(n: int, mode: str, r: dict[str, Any]) -> list[object]:
 
 
 def _feed_row(n: int, mode: str, r: dict[str, Any]) -> list[object]:
-    keys = ("feed_feeds", "feed_subscribers", "feed_rounds_per_s", "feed_served_per_s")
-    keys += ("feed_list_requests_per_s", "feed_single_reads_per_s", "feed_list_failures")
+    keys = ["feed_feeds", "feed_subscribers", "feed_rounds_per_s", "feed_served_per_s"]
+    keys += ["feed_list_requests_per_s", "feed_single_reads_per_s", "feed_list_failures"]
     return [n, _label(mode, r), *(r[k] for k in keys)]
 
 
@@ -1136,7 +1145,7 @@ def _goal_row(
     figures: list[object] = [
         n,
         _label(mode, r),
-        f"{_common._fmt(r['requests_per_s'])} ({requests_text})",
+        f"{_common._fmt(r['requests_per_s'])} ({requests_text}; goal <= {limit:g}x)",
         f"{r['cpu_us_per_obs']:.0f} ({cpu_text})",
         f"{r['lag_p99_ms']:.1f} ({lag_text})",
         r["rss_kb_per_poller"],
@@ -1157,7 +1166,7 @@ def _goal_headers(args: argparse.Namespace) -> list[str]:
         "RSS KB",
         "lost+dup+errors",
         "time-to-event max ms",
-        f"req/s <= {GOAL_REQUESTS_SHARE:.0%} (<= {GOAL_REQUESTS_BEYOND_REACH:.1f}x past a list's reach)",
+        f"req/s <= {GOAL_REQUESTS_SHARE:g}x ({GOAL_REQUESTS_BEYOND_REACH:g}x past a list's reach)",
         f"CPU/status <= {GOAL_CPU_RATIO}x",
         f"lag p99 <= {GOAL_LAG_RATIO:.1f}x",
         f"RSS <= {GOAL_RSS_KB:.0f} KB",
@@ -1298,7 +1307,8 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _progress(auth: str, n: int, mode: str, r: dict[str, Any]) -> str:
+def _progress(auth: str, n: int, mode: str, r: dict[str, Any], asked: float) -> str:
+    short = "\n    window shorter than asked: no ratio from it (runs too short, see --job-seconds)"
     return (
         f"  {auth:5s} N={n:<5d} {mode:17s} load={r['loadavg']:4.1f} req/s={r['requests_per_s']:8.1f} "
         f"observed/s={r['observed_per_s']:8.1f} lag p99={r['lag_p99_ms']:6.1f} ms  "
@@ -1306,6 +1316,7 @@ def _progress(auth: str, n: int, mode: str, r: dict[str, Any]) -> str:
         f"lost={r['lost']} dup={r['duplicates']} errors={r['errors']}  "
         f"event lag max={r['event_lag_max_ms']:6.0f} ms  window={r['window_s']:.1f} s  "
         f"(create {r['create_s']:.1f} s, start {r['start_s']:.1f} s, run {r['total_s']:.1f} s)"
+        + (short if r["window_s"] + 1e-3 < asked else "")
     )
 
 
@@ -1343,7 +1354,7 @@ def _run_all(args: argparse.Namespace, log_dir: str) -> list[dict[str, Any]]:
             r = measure(servers, mode, n, auth, args, log_dir)
             r["loadavg"] = load
             results.append(r)
-            print(_progress(auth, n, mode, r), flush=True)
+            print(_progress(auth, n, mode, r, args.window), flush=True)
     return results
 
 
