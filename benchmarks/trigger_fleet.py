@@ -1209,6 +1209,10 @@ def _print_auth(results: list[dict[str, Any]], auth: str, args: argparse.Namespa
     _common.print_table(EVENT_HEADERS, tables["events"], title=f"events, {where}. {EVENT_NOTE}")
     if tables["feed"]:
         _common.print_table(FEED_HEADERS, tables["feed"], title=f"the status feed's own counters, {where}")
+    if any(r[1] == FEED_MODE for r in tables["goals"]) and not tables["feed"]:
+        print(
+            "no status feed in the provider measured (triggers/status_feed.py): trigger ran as trigger-solo\n"
+        )
     if tables["goals"]:
         title = f"goals (#27) against the baseline of the same run, {where} (trigger-solo: for comparison)"
         _common.print_table(_goal_headers(args), tables["goals"], title=title)
