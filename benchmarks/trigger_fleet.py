@@ -40,7 +40,8 @@ Airflow and both trigger modules, so the heaps a garbage collection walks are al
 2. the client starts its pollers, spread over one interval, on the still CREATED / QUEUED jobs (not
    terminal, so they keep polling) and waits until every one has observed a status once;
 3. the parent starts the jobs; each run lasts ``--job-seconds`` (default: sized from the time the N
-   creates took, so that the window fits between the last start and the first end);
+   creates took, or from N with several emulator workers, so that the window fits between the last
+   start and the first end);
 4. the window opens one interval after the last start (``--finish random``: at the first job's
    earliest end) and lasts ``--window`` seconds (rounded up to whole intervals); with
    ``--finish fixed`` it must close before the first job can end: when the runs are too short for
@@ -132,6 +133,9 @@ END_MARGIN = 0.5
 #: (+ START_SLACK s); starts are as heavy as creates, and race the pollers' requests.
 START_FACTOR = 2.5
 START_SLACK = 1.0
+#: With several emulator workers (a setting each) the run length is sized before the creates, from N
+#: and this many starts per second.
+MIN_START_RATE = 100.0
 #: The client's channel to the parent (its original stdout).
 _PROTOCOL: Any = sys.stdout
 NAN = float("nan")
@@ -207,10 +211,11 @@ async def _end_times(url: str, ids: Sequence[str]) -> dict[str, float | None]:
     return dict(zip(ids, ends, strict=True))
 
 
-def _markers(submit_seconds: float) -> str:
-    """The job description: SUBMITTED for ``submit_seconds``; the run length is the emulator's
-    ``run_seconds`` setting, set per measurement (no duration marker)."""
-    return f"fleet bench [lf-emulator:submit={submit_seconds:.3f}]"
+def _markers(submit_seconds: float, run_seconds: float | None = None) -> str:
+    """The job description: SUBMITTED for ``submit_seconds``, then RUNNING for ``run_seconds``, or
+    (None) for the emulator's ``run_seconds`` setting, set per measurement once the creates are timed."""
+    duration = "" if run_seconds is None else f" [lf-emulator:duration={run_seconds:.3f}]"
+    return f"fleet bench [lf-emulator:submit={submit_seconds:.3f}]{duration}"
 
 
 def _job_types(n: int, layout: str) -> list[str]:
@@ -810,8 +815,12 @@ def _prepare_lf(
     rng = random.Random(n)
     extra = _window_target(args) if args.finish == "random" else 0.0
     submits = [SUBMIT_SECONDS + rng.uniform(0.0, extra) for _ in range(n)]
+    # Several emulator workers keep a setting each: the run length then goes in every description,
+    # sized before the creates (at least MIN_START_RATE starts/s assumed).
+    fixed_run = _run_seconds(args, START_SLACK + n / MIN_START_RATE) if args.emulator_workers > 1 else None
+    descriptions = [_markers(submit, fixed_run) for submit in submits]
     t0 = time.perf_counter()
-    specs = list(zip(_job_types(n, args.types), map(_markers, submits), strict=True))
+    specs = list(zip(_job_types(n, args.types), descriptions, strict=True))
     ids = asyncio.run(_create_jobs(emu.url, specs, tag))
     create_s = time.perf_counter() - t0
     warm = asyncio.run(
@@ -820,8 +829,9 @@ def _prepare_lf(
         )
     )
     asyncio.run(_start_jobs(emu.url, warm))
-    run_seconds = _run_seconds(args, START_FACTOR * create_s + START_SLACK)
-    emu.configure(run_seconds=run_seconds)
+    run_seconds = fixed_run or _run_seconds(args, START_FACTOR * create_s + START_SLACK)
+    if fixed_run is None:
+        emu.configure(run_seconds=run_seconds)
 
     def start() -> tuple[float, float]:
         return asyncio.run(_start_jobs(emu.url, ids))
