@@ -403,6 +403,12 @@ async def async_watch(watch: Watch[T], backoff: Backoff) -> AsyncIterator[T]:
         await asyncio.sleep(backoff.pause())
 
 
+async def yield_to_loop() -> None:
+    """Let the event loop run what is ready (e.g. the triggers a status feed just handed a status)
+    before the caller goes on."""
+    await asyncio.sleep(0)
+
+
 class Rounds(Protocol):
     """A shared poller that reads in rounds (the job trigger's status feed): :meth:`pause` says how
     long to wait before the next round, :meth:`serve` runs it (or only re-plans when it was woken

@@ -14,7 +14,9 @@ job triggers of one identity subscribe to one :class:`StatusFeed` instead, and e
    whose type or status is not known yet (the first read of every subscriber is such a read, made at
    once, as a trigger polling alone would).
 
-Rounds are paced by the shortest ``poll_interval`` among the subscribers (+-10 % jitter); a
+Rounds are paced by the shortest ``poll_interval`` among the subscribers (a steady cadence whose
+phase is set by +-10 % jitter on the first round; statuses are handed over in slices of
+:data:`HANDOVER_SLICE`, so thousands of triggers waking together never hold the loop at once); a
 subscriber with a longer interval is served on the rounds closest to its own interval. What each
 trigger sees is what it saw polling alone: statuses one after another from its own waits, the same
 transient errors counted against its own ``max_transient_errors``, its own ``end_time``.
@@ -49,7 +51,7 @@ from typing import TYPE_CHECKING
 from airflow_provider_lakeformation.exceptions import LakeFormationError, shown
 from airflow_provider_lakeformation.models.jobs import JobState
 from airflow_provider_lakeformation.models.status import TRANSIENT_ERRORS, JobStatus
-from airflow_provider_lakeformation.waiter import async_rounds, jittered, server_pause
+from airflow_provider_lakeformation.waiter import async_rounds, jittered, server_pause, yield_to_loop
 
 if TYPE_CHECKING:
     from airflow_provider_lakeformation.hooks._settings import ConnectionSettings
@@ -63,6 +65,8 @@ log = logging.getLogger(__name__)
 LISTED_STATUSES = frozenset({JobStatus.CREATED, JobStatus.SUBMITTED, JobStatus.RUNNING})
 #: Single reads a feed has in flight at once.
 MAX_PARALLEL_READS = 64
+#: Statuses handed over before the feed lets the triggers run (a bounded burst per loop iteration).
+HANDOVER_SLICE = 256
 #: The longest a failing list is skipped, in rounds (its subscribers are read one by one meanwhile).
 MAX_LIST_SKIP = 32
 
@@ -280,7 +284,9 @@ class StatusFeed:
         if now < self._next_at:  # woken early (a shorter interval joined): re-plan
             self._next_at = min(self._next_at, now + jittered(period))
             return
-        self._next_at = now + jittered(period)
+        # a steady cadence (the first round's jitter sets the phase): a job that ends is seen within
+        # one period, plus the round's own requests
+        self._next_at = max(self._next_at + period, now)
         self._round += 1
         _STATS["rounds"] += 1
         due = [sub for sub in self.subscribers if sub.pending is not None and sub.due(now, period)]
@@ -307,7 +313,9 @@ class StatusFeed:
             else:
                 alone.append(sub)
         found, failed = await self._list_all(wanted)
-        for sub in listed:
+        for i, sub in enumerate(listed, 1):
+            if i % HANDOVER_SLICE == 0:
+                await yield_to_loop()  # the triggers just handed a status run before the next slice
             state = found.get(sub.job_id)
             error = failed.get(sub.group())  # type: ignore[arg-type]  # listed subs have a group
             if state is not None and state.status is not None:
