@@ -144,6 +144,54 @@ UI_FIELD_BEHAVIOUR: dict[str, Any] = {
 }
 
 
+def _option(description: str, kind: str, default: str, example: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "version_added": "0.1.0",
+        "type": kind,
+        "example": example,
+        "default": default,
+    }
+
+
+#: The ``[lakeformation]`` options (``airflow config list`` shows them; each is read in ``config.py``).
+CONFIG: dict[str, Any] = {
+    "lakeformation": {
+        "description": "Options of the Huawei Cloud LakeFormation provider.",
+        "options": {
+            "min_poll_interval": _option(
+                "The shortest poll interval (seconds) any wait of the provider accepts: operators, "
+                "sensor and triggers refuse a shorter one. Never below 0.01.",
+                "float",
+                "1",
+                "5",
+            ),
+            "min_deferral_seconds": _option(
+                "Default of the operators' and the sensor's min_deferral_seconds: seconds after a "
+                "deferral before the trigger's event is sent (Airflow's deferral race), 0 to 300.",
+                "float",
+                "10",
+                "0",
+            ),
+            "watcher_poll_interval": _option(
+                "Default poll interval (seconds) of LakeFormationJobRunTrigger, the asset run watcher.",
+                "float",
+                "60",
+                "300",
+            ),
+            "status_feed": _option(
+                "Whether the job triggers of one connection, project and instance in a triggerer share "
+                "one status feed (a few list requests per interval instead of one request per job; on "
+                "Airflow 3.3+ the run watchers share their polls too). False: each polls alone.",
+                "boolean",
+                "True",
+                "False",
+            ),
+        },
+    }
+}
+
+
 def get_provider_info() -> dict[str, Any]:
     """Describe the provider: package, integration, hooks, operators, sensors, triggers, links, connection."""
     return {
@@ -186,6 +234,7 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "extra-links": ["airflow_provider_lakeformation.links.lakeformation.LakeFormationJobLink"],
+        "config": CONFIG,
         "connection-types": [
             {
                 "connection-type": "lakeformation",

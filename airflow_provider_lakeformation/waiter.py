@@ -6,7 +6,8 @@ hook's retries in ``hooks/_retry.py``).
   :class:`JobPoll` holds the state of one wait (status transitions, consecutive transient errors,
   success/failure sets); :func:`poll_once` / :func:`apoll_once` read the status once through it (the
   sensor pokes with it), and :func:`wait` / :func:`async_wait` repeat that until the status is
-  decided or the time is up.
+  decided or the time is up; :func:`async_follow` is the same wait over a shared status feed that
+  paces the reads itself (the job trigger's default).
 * The never-ending watch of the asset watcher (:func:`async_watch`): poll, hand the items over,
   commit, pause by :class:`Backoff` (the poll interval with jitter; after failures longer, and never
   shorter than a server's ``Retry-After``).
@@ -18,6 +19,7 @@ of a status reads straight: the hook's ``get_job_status`` -> :meth:`JobPoll.judg
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -247,6 +249,39 @@ async def async_wait(
         await asyncio.sleep(pause)
 
 
+async def async_follow(
+    poll: JobPoll,
+    next_status: Callable[[str], Awaitable[JobStatus]],
+    *,
+    remaining: Callable[[], float | None],
+) -> Outcome | None:
+    """:func:`async_wait` over a status feed (:mod:`~airflow_provider_lakeformation.triggers.
+    status_feed`): ``next_status`` itself waits for the feed's next read of the job, so the feed paces
+    the reads (its interval, its backoff, a server's ``Retry-After``) and this loop does not sleep.
+    Transient errors are counted by ``poll`` exactly as :func:`async_wait` counts them.
+
+    :param poll: the wait's state (``poll.last`` is the last status read).
+    :param next_status: the job's next status from the feed (called with ``poll.job_id``).
+    :param remaining: seconds left, or ``None`` for no limit.
+    :return: the outcome, or ``None`` when the time ran out.
+    :raises Exception: a non-transient error, or a transient one past the budget.
+    """
+    while True:
+        left = remaining()
+        if left is not None and left <= 0:
+            return None
+        try:
+            status = await asyncio.wait_for(next_status(poll.job_id), left)
+        except TRANSIENT_ERRORS as err:
+            poll.tolerate(err)
+            continue
+        except asyncio.TimeoutError:
+            return None  # the wait's time is up: the caller reports its timeout
+        outcome = poll.judge(status)
+        if outcome is not None:
+            return outcome
+
+
 async def hold_until(moment: float | None, most: float) -> float:
     """Sleep until ``moment`` (epoch seconds), for at most ``most`` seconds (a wrong clock never holds
     longer); return the seconds held (0 when ``moment`` is ``None`` or past).
@@ -383,3 +418,45 @@ async def async_watch(
             await asyncio.sleep(backoff.pause())
         elif backoff.failures:
             resume_at = time.monotonic() + backoff.pause()
+
+
+async def yield_to_loop() -> None:
+    """Let the event loop run what is ready (e.g. the triggers a status feed just handed a status)
+    before the caller goes on."""
+    await asyncio.sleep(0)
+
+
+class Rounds(Protocol):
+    """A shared poller that reads in rounds (the job trigger's status feed): :meth:`pause` says how
+    long to wait before the next round, :meth:`serve` runs it (or only re-plans when it was woken
+    early); setting :attr:`woken` cuts the pause short; :attr:`active` is False once nobody needs
+    it any more."""
+
+    woken: asyncio.Event
+
+    @property
+    def active(self) -> bool:
+        """Whether anyone still waits on the rounds."""
+        ...
+
+    def pause(self) -> float:
+        """Seconds until the next round is due (its interval with jitter, a server's ``Retry-After``)."""
+        ...
+
+    async def serve(self) -> None:
+        """Run the round that is due (it handles its own errors)."""
+        ...
+
+
+async def async_rounds(rounds: Rounds) -> None:
+    """Run ``rounds`` until it is no longer :attr:`~Rounds.active`: pause (until the next round is
+    due, or until something sets :attr:`~Rounds.woken`), serve, repeat.
+
+    :param rounds: the poller.
+    """
+    while rounds.active:
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(rounds.woken.wait(), rounds.pause())
+        rounds.woken.clear()
+        if rounds.active:
+            await rounds.serve()

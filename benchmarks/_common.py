@@ -324,6 +324,10 @@ class EmulatorProcess:
     def reset(self) -> None:
         self._admin("POST", "/_emulator/reset")
 
+    def configure(self, **changes: Any) -> dict[str, Any]:
+        """Change run-time settings (``run_seconds``, ``submit_seconds``...) until the next reset."""
+        return dict(self._admin("PATCH", "/_emulator/config", changes))
+
     # -- resource usage ----------------------------------------------------------------------------
     def processes(self) -> list[Any]:
         """psutil processes of the emulator (the main one and its workers)."""
@@ -394,6 +398,46 @@ def discovery_job_body(name: str, description: str = "") -> dict[str, Any]:
             }
         },
     }
+
+
+def _migration_parameter() -> dict[str, Any]:
+    return {
+        "metadata_migration_parameter": {
+            "datasource_type": "MRS_RDS_FOR_MYSQL",
+            "datasource_parameter": {"jdbc_url": "jdbc:mysql://10.0.0.1:3306/hive", "username": "bench"},
+            "source_catalog": "hive",
+            "target_catalog": "bench_catalog",
+            "conflict_strategy": "UPSERT",
+            "log_location": "obs://bench-bucket/logs",
+            "sync_objects": ["DATABASE", "TABLE"],
+            "locations": [{"key": "hdfs://old/", "value": "obs://bench-bucket/new/"}],
+            "instance_id": INSTANCE_ID,
+        }
+    }
+
+
+def _permission_parameter() -> dict[str, Any]:
+    return {
+        "permission_migration_parameter": {
+            "location": "obs://bench-bucket/perm",
+            "file_name": "policies.json",
+            "log_location": "obs://bench-bucket/logs",
+            "policy_type": "RANGER",
+            "instance_id": INSTANCE_ID,
+        }
+    }
+
+
+#: The job types of the API, in the order the benchmarks spread jobs over them.
+JOB_TYPES = ("METADATA_MIGRATION", "PERMISSION_MIGRATION", "METADATA_DISCOVERY")
+
+
+def job_body(job_type: str, name: str, description: str = "") -> dict[str, Any]:
+    """A minimal valid create-job body of ``job_type`` (one of :data:`JOB_TYPES`)."""
+    if job_type == "METADATA_DISCOVERY":
+        return discovery_job_body(name, description)
+    parameter = {"METADATA_MIGRATION": _migration_parameter, "PERMISSION_MIGRATION": _permission_parameter}
+    return {"name": name, "description": description, "type": job_type, "parameter": parameter[job_type]()}
 
 
 @contextlib.contextmanager

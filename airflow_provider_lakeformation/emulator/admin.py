@@ -52,6 +52,7 @@ class FaultSpec(_AdminBody):
     delay: Annotated[Seconds, Field(le=600)] = 0.0
     drop: StrictBool = False
     path_contains: Text | None = None
+    route: Annotated[StrictStr, Field(pattern=r"^[a-z_]{1,64}$")] | None = None
     method: Annotated[StrictStr, Field(pattern=r"^[A-Za-z]{1,16}$")] | None = None
     after_processing: StrictBool = False
     error_code: Text | None = None

@@ -115,10 +115,12 @@ class EmulatorApp:
                 partial = str(getattr(route, "name", "unknown"))
         return partial or "unknown"
 
-    def take_fault(self, method: str, path: str) -> dict[str, Any] | None:
+    def take_fault(self, method: str, path: str, route: str) -> dict[str, Any] | None:
         store = self.emulator.store
         for fault_id, spec, _ in store.pending_faults():
             if spec.get("path_contains") and spec["path_contains"] not in path:
+                continue
+            if spec.get("route") and spec["route"] != route:
                 continue
             if spec.get("method") and spec["method"] != method:
                 continue
@@ -150,11 +152,15 @@ class EmulatorApp:
         if kind == "admin":
             await self._run_app(scope, receive, send_with_id)
             return
-        stats.add("requests", f"route:{self.route_name(scope)}")
-        await self._handle(scope, receive, send, send_with_id, kind)
+        route = self.route_name(scope)
+        stats.add("requests", f"route:{route}")
+        await self._handle(scope, receive, send, send_with_id, (kind, route))
 
-    async def _handle(self, scope: Scope, receive: Receive, raw_send: Send, send: Send, kind: str) -> None:
-        fault = None if kind == "console" else self.take_fault(scope["method"], scope["path"])
+    async def _handle(
+        self, scope: Scope, receive: Receive, raw_send: Send, send: Send, where: tuple[str, str]
+    ) -> None:
+        kind, route = where
+        fault = None if kind == "console" else self.take_fault(scope["method"], scope["path"], route)
         if fault is not None:
             self.emulator.stats.add("faults_injected")
             if not fault["after_processing"]:

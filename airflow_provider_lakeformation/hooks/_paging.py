@@ -3,15 +3,33 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from typing import Generic, Protocol, TypeVar
 
 from airflow_provider_lakeformation.exceptions import LakeFormationResponseError
 from airflow_provider_lakeformation.models.arguments import MAX_LIST_OFFSET, check_page
-from airflow_provider_lakeformation.models.jobs import Job, JobPage
 
 log = logging.getLogger("airflow_provider_lakeformation.hooks.lakeformation")  # where iter_jobs logged
 
 
-class JobPager:
+class _Listed(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+J = TypeVar("J", bound=_Listed)
+J_co = TypeVar("J_co", bound=_Listed, covariant=True)
+
+
+class _Page(Protocol[J_co]):
+    @property
+    def total(self) -> int: ...
+
+    @property
+    def jobs(self) -> Sequence[J_co]: ...
+
+
+class JobPager(Generic[J]):
     """The paging rules of ``GET /lf-jobs``, one home for the sync and the async ``iter_jobs``.
 
     Feed it each page with :meth:`take`; it returns the jobs not seen before and says when to stop:
@@ -23,17 +41,22 @@ class JobPager:
       and past the API's largest offset (:data:`MAX_LIST_OFFSET`, with a warning);
     * a page with more jobs than asked for is refused (:class:`LakeFormationResponseError`).
 
+    The pages may be of any reply model with ``total`` and ``jobs`` (each with an ``id``):
+    ``JobPage`` for ``iter_jobs``, ``JobStatePage`` for the status feed.
+
     :param page_size: the ``limit`` sent with every request.
+    :param quiet: no warning at the offset limit (a caller that reads the rest another way).
     """
 
-    def __init__(self, page_size: int) -> None:
+    def __init__(self, page_size: int, *, quiet: bool = False) -> None:
         check_page(0, page_size)
         self.page_size = page_size
+        self.quiet = quiet
         self.offset = 0
         self.done = False
         self._seen: set[str] = set()
 
-    def take(self, page: JobPage) -> list[Job]:
+    def take(self, page: _Page[J]) -> list[J]:
         """The jobs of ``page`` not returned before, in page order; sets :attr:`done` when paging ends.
 
         :param page: the page read at :attr:`offset`.
@@ -46,7 +69,7 @@ class JobPager:
                 f"LakeFormation sent a page of {len(page.jobs)} jobs when {self.page_size} were asked "
                 "for: refused (the reply does not follow the API)"
             )
-        new: list[Job] = []
+        new: list[J] = []
         for job in page.jobs:
             if job.id not in self._seen:
                 self._seen.add(job.id)
@@ -54,6 +77,9 @@ class JobPager:
         self.offset += len(page.jobs)
         self.done = not new or self.offset >= page.total
         if not self.done and self.offset > MAX_LIST_OFFSET:
+            self.done = True
+            if self.quiet:
+                return new
             log.warning(
                 "LakeFormation lists %d matching jobs but its API cannot page beyond offset %d: "
                 "only the first %d were read (narrow name_pattern/status to see the rest)",
@@ -61,5 +87,4 @@ class JobPager:
                 MAX_LIST_OFFSET,
                 self.offset,
             )
-            self.done = True
         return new

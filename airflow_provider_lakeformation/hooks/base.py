@@ -536,7 +536,15 @@ class LakeFormationBaseAsyncClient:
         return self._settings
 
     async def __aenter__(self: A) -> A:
-        s = await self._hook.aget_settings()
+        return self.opened(await self._hook.aget_settings())
+
+    def opened(self: A, s: ConnectionSettings) -> A:
+        """Open the client with settings already read (``async with`` reads them itself): take a
+        share of the running loop's session for them. Close it with :meth:`aclose`.
+
+        :param s: the hook's settings (``await hook.aget_settings()``).
+        :return: the client.
+        """
         self._settings = s
         key = (s.conn_id, s.verify, s.ca_bundle, s.connect_timeout, s.read_timeout)
         self._lease = SessionLease(key, functools.partial(_new_session, s))

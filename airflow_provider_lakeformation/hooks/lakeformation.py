@@ -51,18 +51,33 @@ from airflow_provider_lakeformation.hooks._connection import (
     connection_verdict,
     ui_field_behaviour,
 )
-from airflow_provider_lakeformation.hooks._paging import JobPager
-from airflow_provider_lakeformation.hooks._replies import (
-    ModelReply,
-    parse_nothing,
-    read_json,
-    response_error,
+from airflow_provider_lakeformation.hooks._endpoints import (  # noqa: F401  (also read from here)
+    CREATE_JOB,
+    DELETE_JOB,
+    ENDPOINTS,
+    GET_INSTANCE,
+    GET_JOB,
+    GET_JOB_LOG,
+    GET_JOB_STATE,
+    GET_JOB_STATUS,
+    LIST_INSTANCES,
+    LIST_JOB_HISTORY,
+    LIST_JOB_STATES,
+    LIST_JOBS,
+    START_JOB,
+    STOP_JOB,
+    UPDATE_JOB,
+    history_query,
+    jobs_query,
+    parse_job_status,
 )
+from airflow_provider_lakeformation.hooks._paging import JobPager
 from airflow_provider_lakeformation.hooks._retry import is_ambiguous, retry_sync
 from airflow_provider_lakeformation.hooks._settings import AuthType, ConnectionSettings, RetrySettings
-from airflow_provider_lakeformation.hooks._wire import Call, Endpoint, QueryValue, RawResponse
+from airflow_provider_lakeformation.hooks._wire import Call, QueryValue
 from airflow_provider_lakeformation.hooks.base import LakeFormationBaseAsyncClient, LakeFormationBaseHook
 from airflow_provider_lakeformation.models.arguments import (
+    MAX_PAGE_SIZE,
     check_page,
     create_request,
     job_id_arg,
@@ -80,6 +95,8 @@ from airflow_provider_lakeformation.models.jobs import (
     Job,
     JobLog,
     JobPage,
+    JobState,
+    JobStatePage,
     JobType,
     StartMode,
     UpdateJobRequest,
@@ -90,7 +107,6 @@ from airflow_provider_lakeformation.models.status import (
     SUCCESSFUL_STATUSES,
     TERMINAL_STATUSES,
     JobStatus,
-    parse_status,
 )
 
 # The hook module's public names: the hook, its async client, the settings types its arguments
@@ -109,114 +125,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-# ------------------------------------------------------------------------- reply parsers
-# A reply holding one model is read by ``ModelReply(Model)`` (``hooks._replies``: status, JSON, error
-# bodies, validation); a reply read another way has its own named parser here.
-
-
-def parse_job_status(call: Call, resp: RawResponse) -> JobStatus:
-    """The status of a job from a get-job response (``status`` as a string or ``{"status": ...}``),
-    without validating the rest of the job: a plain lookup, cheap enough for thousands of polls a
-    second.
-
-    :param call: the request.
-    :param resp: its reply.
-    :return: the status.
-    :raises LakeFormationApiError: a non-2xx reply.
-    :raises LakeFormationResponseError: no readable status in a 2xx reply.
-    """
-    data = read_json(call, resp)
-    if "status" not in data:
-        raise response_error(call, resp, "status: Field required")
-    try:
-        return parse_status(data["status"])
-    except ValueError as exc:
-        raise response_error(call, resp, f"status: {exc}") from None
-
-
-# ----------------------------------------------------------------------------- endpoints
-# One declaration per API operation (method, path under /v1/{project_id}, reply parser, hook
-# method); the sync hook and the async client both call it through ``send``.
-
-_JOBS = "instances/{instance_id}/lf-jobs"
-_JOB = _JOBS + "/{job_id}"
-
-CREATE_JOB = Endpoint("POST", _JOBS, ModelReply(Job), "create_job")
-LIST_JOBS = Endpoint("GET", _JOBS, ModelReply(JobPage), "list_jobs")
-GET_JOB = Endpoint("GET", _JOB, ModelReply(Job), "get_job")
-#: The same route as :data:`GET_JOB`, reading only the status (a second view: not in ENDPOINTS).
-GET_JOB_STATUS = Endpoint("GET", _JOB, parse_job_status)
-UPDATE_JOB = Endpoint("PUT", _JOB, ModelReply(Job), "update_job")
-DELETE_JOB = Endpoint("DELETE", _JOB, parse_nothing, "delete_job")
-START_JOB = Endpoint("POST", _JOB + "/start", parse_nothing, "start_job")
-STOP_JOB = Endpoint("POST", _JOB + "/stop", parse_nothing, "stop_job")
-GET_JOB_LOG = Endpoint("GET", _JOB + "/log", ModelReply(JobLog), "get_job_log")
-LIST_JOB_HISTORY = Endpoint("GET", _JOB + "/history", ModelReply(JobPage), "list_job_history")
-LIST_INSTANCES = Endpoint("GET", "instances", ModelReply(InstancePage), "list_instances")
-GET_INSTANCE = Endpoint("GET", "instances/{instance_id}", ModelReply(Instance), "get_instance")
-
-_DECLARED: tuple[Endpoint[Any], ...] = (
-    CREATE_JOB,
-    LIST_JOBS,
-    GET_JOB,
-    UPDATE_JOB,
-    DELETE_JOB,
-    START_JOB,
-    STOP_JOB,
-    GET_JOB_LOG,
-    LIST_JOB_HISTORY,
-    LIST_INSTANCES,
-    GET_INSTANCE,
-)
-#: Every LakeFormation API endpoint the hook calls, as (method, path template) -> hook method (from
-#: the declarations above, plus the console page whose URL the hook builds). A test checks this
-#: against the emulator's routes, so a new route needs a declaration, a hook method and a test.
-ENDPOINTS: dict[tuple[str, str], str] = {
-    **{(e.method, e.route): e.hook_method for e in _DECLARED},
-    ("GET", "/console/jobs/{job_id}"): "job_console_url",
-}
-
-
-def jobs_query(
-    job_type: JobType | str,
-    name_pattern: str | None,
-    status: JobStatus | str | None,
-    offset: int,
-    limit: int,
-) -> dict[str, QueryValue]:
-    """The query of :data:`LIST_JOBS`, its arguments checked (sync and async alike).
-
-    :param job_type: jobs of this type (required by the API).
-    :param name_pattern: only names containing this text.
-    :param status: only jobs in this status.
-    :param offset: index of the first job, 0..1000.
-    :param limit: page size, 1..1000.
-    :return: the query.
-    :raises LakeFormationSpecError: an argument is invalid.
-    """
-    check_page(offset, limit)
-    return {
-        "type": job_type_arg(job_type).value,
-        "name_pattern": name_pattern or None,
-        "status": status_arg(status),
-        "offset": offset,
-        "limit": limit,
-    }
-
-
-def history_query(status: JobStatus | str | None, offset: int, limit: int) -> dict[str, QueryValue]:
-    """The query of :data:`LIST_JOB_HISTORY`, its arguments checked (sync and async alike).
-
-    :param status: only runs that ended in this status.
-    :param offset: index of the first run, 0..1000.
-    :param limit: page size, 1..1000.
-    :return: the query.
-    :raises LakeFormationSpecError: an argument is invalid.
-    """
-    check_page(offset, limit)
-    return {"status": status_arg(status), "offset": offset, "limit": limit}
-
 
 #: Best-known console address of a job on Huawei Cloud.
 CONSOLE_URL = (
@@ -378,7 +286,7 @@ class LakeFormationHook(LakeFormationBaseHook):
         """
         jt = job_type_arg(job_type)
         wire_status = status_arg(status)
-        pager = JobPager(page_size)
+        pager: JobPager[Job] = JobPager(page_size)
 
         def fetch(offset: int) -> JobPage:
             return self.list_jobs(
@@ -388,7 +296,7 @@ class LakeFormationHook(LakeFormationBaseHook):
         return self._iter_jobs(fetch, pager)
 
     @staticmethod
-    def _iter_jobs(fetch: Callable[[int], JobPage], pager: JobPager) -> Iterator[Job]:
+    def _iter_jobs(fetch: Callable[[int], JobPage], pager: JobPager[Job]) -> Iterator[Job]:
         while not pager.done:
             yield from pager.take(fetch(pager.offset))
 
@@ -692,6 +600,50 @@ class AsyncLakeFormationClient(LakeFormationBaseAsyncClient):
             self._status_job = job_id
         return await self.execute(call, GET_JOB_STATUS.parse)
 
+    async def get_job_state(self, job_id: str) -> JobState:
+        """The job's id, type and status (the status feed's single read; nothing else is read; a
+        reply without a status is refused).
+
+        :param job_id: the job.
+        :return: its state.
+        """
+        return await self.send(GET_JOB_STATE, job_id=job_id_arg(job_id))
+
+    async def list_job_states(
+        self, job_type: JobType | str, status: JobStatus | str, *, offset: int = 0, limit: int = 1000
+    ) -> JobStatePage:
+        """One page of the jobs of ``job_type`` in ``status``, reading only id, type and status of
+        each (the status feed's list read).
+
+        :param job_type: jobs of this type (required by the API).
+        :param status: only jobs in this status.
+        :param offset: index of the first job, 0..1000.
+        :param limit: page size, 1..1000.
+        :return: the page.
+        """
+        return await self.send(LIST_JOB_STATES, query=jobs_query(job_type, None, status, offset, limit))
+
+    async def reachable_job_states(
+        self, job_type: JobType | str, status: JobStatus | str
+    ) -> tuple[list[JobState], int]:
+        """Every job of ``job_type`` in ``status`` that the list can reach (pages of 1,000 at offsets
+        0 and 1,000: the API's offset limit), each once, by the paging rules of :class:`JobPager`
+        (no warning at the limit: the status feed reads the rest one by one).
+
+        :param job_type: jobs of this type.
+        :param status: jobs in this status.
+        :return: the jobs' states and the number of requests made.
+        :raises LakeFormationSpecError: an argument is invalid (before any HTTP call).
+        """
+        pager: JobPager[JobState] = JobPager(MAX_PAGE_SIZE, quiet=True)
+        states: list[JobState] = []
+        requests = 0
+        while not pager.done:
+            requests += 1
+            page = await self.list_job_states(job_type, status, offset=pager.offset, limit=MAX_PAGE_SIZE)
+            states += pager.take(page)
+        return states, requests
+
     async def get_job_log(self, job_id: str) -> JobLog:
         """See :meth:`LakeFormationHook.get_job_log`.
 
@@ -728,7 +680,7 @@ class AsyncLakeFormationClient(LakeFormationBaseAsyncClient):
         return self._iter_jobs(job_type_arg(job_type), name_pattern, JobPager(page_size))
 
     async def _iter_jobs(
-        self, job_type: JobType, name_pattern: str | None, pager: JobPager
+        self, job_type: JobType, name_pattern: str | None, pager: JobPager[Job]
     ) -> AsyncIterator[Job]:
         while not pager.done:
             page = await self.list_jobs(

@@ -559,6 +559,30 @@ class JobPage(ResponseModel):
     _mask = model_validator(mode="before")(_masked_reply)
 
 
+class JobState(BaseModel):
+    """What a status feed reads of a job in a get or list reply: id, type and status, nothing else.
+
+    Every other field is ignored, not kept (a list page holds up to 1,000 jobs, each with its full
+    parameter block: a feed reads thousands of them per interval), so nothing secret is held either.
+    ``status`` as a string or ``{"status": ...}``; an unknown status or type is kept as its text.
+    """
+
+    model_config = ConfigDict(extra="ignore", hide_input_in_errors=True, defer_build=True)
+
+    id: str
+    type: Annotated[JobType | str | None, Field(union_mode="left_to_right")] = None
+    status: Annotated[JobStatus | None, BeforeValidator(_status_or_none)] = None
+
+
+class JobStatePage(BaseModel):
+    """A page of ``GET /lf-jobs`` as a status feed reads it (:class:`JobState` per job)."""
+
+    model_config = ConfigDict(extra="ignore", hide_input_in_errors=True, defer_build=True)
+
+    total: int = 0
+    jobs: list[JobState] = Field(default_factory=list)
+
+
 class JobLog(ResponseModel):
     """``GET /lf-jobs/{id}/log``."""
 

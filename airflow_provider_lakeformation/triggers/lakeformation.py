@@ -1,14 +1,19 @@
 """Trigger that waits for a LakeFormation job run on the triggerer.
 
-:class:`LakeFormationJobTrigger` polls one job until the run is decided (over the aiohttp session
-that the triggers of one loop and connection share, see :mod:`~.hooks._sessions`),
-then yields exactly one event::
+:class:`LakeFormationJobTrigger` waits for one job until the run is decided, then yields exactly one
+event::
 
     {"status": "success" | "error" | "timeout", "job_id": str, "job_status": str | None, "message": str}
 
-It is cheap per poll (no connection lookup, no new session, no log line unless the status changes),
-absorbs transient errors (5xx, 429, dropped connections that outlast the hook's own retries) up to
-``max_transient_errors`` consecutive polls (the shared loop
+By default it subscribes to the status feed of its connection, project and instance
+(:mod:`~airflow_provider_lakeformation.triggers.status_feed`): the triggers of a triggerer that
+wait on jobs of one instance learn their statuses from a few list pages per interval instead of one
+request each. ``[lakeformation] status_feed = false`` makes it read its job alone every interval
+(over the aiohttp session that the triggers of one loop and connection share, see
+:mod:`~.hooks._sessions`). Either way it is cheap per poll (no connection lookup, no new
+session, no log line unless the status changes), absorbs transient errors (5xx, 429, dropped
+connections that outlast the hook's own retries) up to ``max_transient_errors`` consecutive polls
+(the shared loops :func:`~airflow_provider_lakeformation.waiter.async_follow` and
 :func:`~airflow_provider_lakeformation.waiter.async_wait`), and stops the job in
 :meth:`~LakeFormationJobTrigger.on_kill` (a user marked the deferred task failed/success or cleared
 it) when ``cancel_on_kill`` is set.
@@ -23,7 +28,7 @@ from typing import Any, ClassVar, Literal
 
 from airflow.triggers.base import TriggerEvent
 
-from airflow_provider_lakeformation.config import checked_poll_interval
+from airflow_provider_lakeformation.config import checked_poll_interval, status_feed_enabled
 from airflow_provider_lakeformation.exceptions import LakeFormationBadRequestError, LakeFormationError
 from airflow_provider_lakeformation.hooks import DEFAULT_CONN_ID
 from airflow_provider_lakeformation.models.arguments import (
@@ -38,10 +43,12 @@ from airflow_provider_lakeformation.models.status import (
     IN_PROGRESS_STATUSES,
     TRANSIENT_ERRORS,
     JobStatus,
+    Outcome,
     resolve_states,
 )
 from airflow_provider_lakeformation.triggers.base import LakeFormationBaseTrigger
-from airflow_provider_lakeformation.waiter import JobPoll, async_wait, hold_until, jittered
+from airflow_provider_lakeformation.triggers.status_feed import subscribe
+from airflow_provider_lakeformation.waiter import JobPoll, async_follow, async_wait, hold_until, jittered
 
 __all__ = [
     "LakeFormationJobTrigger",
@@ -163,10 +170,7 @@ class LakeFormationJobTrigger(LakeFormationBaseTrigger):
         job_id = self.job_id
         poll = JobPoll(job_id, self.log, self._success, self._failure, self.max_transient_errors)
         try:
-            async with self._hook().async_client() as api:
-                outcome = await async_wait(
-                    poll, api.get_job_status, delay=self._delay, remaining=self._remaining
-                )
+            outcome = await (self._follow(poll) if status_feed_enabled() else self._poll_alone(poll))
         except TRANSIENT_ERRORS as err:
             if not poll.gave_up:
                 return self._event("error", poll.last, f"LakeFormation job {job_id}: {err}")
@@ -187,6 +191,16 @@ class LakeFormationJobTrigger(LakeFormationBaseTrigger):
             )
         verb = "succeeded" if outcome == "success" else "failed"
         return self._event(outcome, poll.last, f"LakeFormation job {job_id} {verb}: {poll.last}")
+
+    async def _follow(self, poll: JobPoll) -> Outcome | None:
+        """Wait through the status feed of this connection, project and instance (the default)."""
+        async with subscribe(self._hook(), self.job_id, self.poll_interval) as feed:
+            return await async_follow(poll, feed.next_status, remaining=self._remaining)
+
+    async def _poll_alone(self, poll: JobPoll) -> Outcome | None:
+        """Read the job alone every interval (``[lakeformation] status_feed = false``)."""
+        async with self._hook().async_client() as api:
+            return await async_wait(poll, api.get_job_status, delay=self._delay, remaining=self._remaining)
 
     async def on_kill(self) -> None:
         """A user killed the deferred task: stop the job if it is still SUBMITTED/RUNNING.

@@ -7,7 +7,9 @@ Airflow 3.3 shows them, required ids.
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -130,3 +132,33 @@ def test_text_field_hints_cover_the_non_text_inputs() -> None:
     assert "https (default) or http" in TEXT_FIELD_HINTS["scheme"]
     for value in CONN_FIELDS["auth_type"]["schema"]["enum"]:
         assert value in CONN_FIELDS["auth_type"]["description"]
+
+
+def test_provider_info_follows_airflows_schema() -> None:
+    """Airflow validates provider info against this schema when it loads providers."""
+    import importlib.resources
+
+    import jsonschema
+
+    schema_file = importlib.resources.files("airflow").joinpath("provider_info.schema.json")
+    schema = json.loads(schema_file.read_text())
+    jsonschema.validate(get_provider_info(), schema)
+
+
+def test_config_options_are_the_ones_the_provider_reads() -> None:
+    """Every ``[lakeformation]`` option the package reads is declared (``airflow config list``), and
+    each declared default is what the code falls back to."""
+    import airflow_provider_lakeformation as package
+    from airflow_provider_lakeformation.models.arguments import MIN_DEFERRAL_SECONDS, MIN_POLL_INTERVAL
+    from airflow_provider_lakeformation.triggers.job_runs import DEFAULT_POLL_INTERVAL
+
+    read = set()
+    for path in Path(package.__file__).parent.rglob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        read |= set(re.findall(r'conf\.get\w*\(\s*"lakeformation",\s*"(\w+)"', source))
+    options = get_provider_info()["config"]["lakeformation"]["options"]
+    assert read == set(options)
+    assert float(options["min_poll_interval"]["default"]) == MIN_POLL_INTERVAL
+    assert float(options["min_deferral_seconds"]["default"]) == MIN_DEFERRAL_SECONDS
+    assert options["status_feed"]["default"] == "True"
+    assert float(options["watcher_poll_interval"]["default"]) == DEFAULT_POLL_INTERVAL
