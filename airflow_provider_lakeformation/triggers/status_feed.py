@@ -205,6 +205,7 @@ class StatusFeed:
         self._list_failures: dict[Group, int] = {}
         self._skip_until: dict[Group, int] = {}
         self._round = 0
+        self._round_at = 0.0
         self._reads = asyncio.Semaphore(MAX_PARALLEL_READS)
 
     # ------------------------------------------------------------------ membership
@@ -288,6 +289,7 @@ class StatusFeed:
         # one period, plus the round's own requests
         self._next_at = max(self._next_at + period, now)
         self._round += 1
+        self._round_at = now  # what the round serves counts as served now, however long it takes
         _STATS["rounds"] += 1
         due = [sub for sub in self.subscribers if sub.pending is not None and sub.due(now, period)]
         try:
@@ -392,7 +394,7 @@ class StatusFeed:
         if self.stopped is not None:
             raise LakeFormationError(f"the LakeFormation status feed stopped: {self.stopped}")
         state = await self._read_state(sub.job_id)
-        self._note(sub, state)
+        self._note(sub, state, time.monotonic())
         return state.status  # type: ignore[return-value]  # the reply parser refuses a reply without one
 
     async def _read_state(self, job_id: str) -> JobState:
@@ -401,25 +403,25 @@ class StatusFeed:
             return await self.client.get_job_state(job_id)
 
     # ------------------------------------------------------------------ hand-over
-    def _note(self, sub: Subscription, state: JobState) -> None:
+    def _note(self, sub: Subscription, state: JobState, at: float) -> None:
         sub.last = state.status
         if state.type is not None:
             sub.job_type = str(getattr(state.type, "value", state.type))
-        sub.served_at = time.monotonic()
+        sub.served_at = at
         _STATS["served"] += 1
 
     def _give(self, sub: Subscription, state: JobState) -> None:
         future = sub.pending
         if future is None or future.done():
             return
-        self._note(sub, state)
+        self._note(sub, state, self._round_at)
         future.set_result(state.status)  # type: ignore[arg-type]
 
     def _fail(self, sub: Subscription, err: Exception) -> None:
         future = sub.pending
         if future is None or future.done():
             return
-        sub.served_at = time.monotonic()
+        sub.served_at = self._round_at
         future.set_exception(_own_copy(err))
 
 
