@@ -560,7 +560,8 @@ class JobPage(ResponseModel):
 
 
 class JobState(BaseModel):
-    """What a status feed reads of a job in a get or list reply: id, type and status, nothing else.
+    """What a status feed reads of a job in a get or list reply: id, type, status and the current
+    run's start and end time, nothing else.
 
     Every other field is ignored, not kept (a list page holds up to 1,000 jobs, each with its full
     parameter block: a feed reads thousands of them per interval), so nothing secret is held either.
@@ -572,6 +573,8 @@ class JobState(BaseModel):
     id: str
     type: Annotated[JobType | str | None, Field(union_mode="left_to_right")] = None
     status: Annotated[JobStatus | None, BeforeValidator(_status_or_none)] = None
+    start_time: str | int | None = None
+    end_time: str | int | None = None
 
 
 class JobStatePage(BaseModel):

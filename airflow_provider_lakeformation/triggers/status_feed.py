@@ -7,9 +7,12 @@ job triggers of one identity subscribe to one :class:`StatusFeed` instead, and e
 1. lists, per job type and status, the jobs its due subscribers were last seen in (CREATED,
    SUBMITTED or RUNNING: ``GET /lf-jobs?type=T&status=S&limit=1000``, at offsets 0 and 1,000, the
    most the API's offset limit reaches; id, type and status are all that is read of each job);
-2. gives every due subscriber found there its status (a job still in progress: never a terminal
-   status, which a list page cannot confirm);
-3. reads every other due subscriber's job alone (``GET /lf-jobs/{id}``): a job that left the list
+2. gives every due subscriber found there its status (a job still in progress);
+3. where many jobs of one type left those lists in the round (:data:`FINISHED_LIST_MIN`), reads that
+   type's terminal lists and ends the wait of each job found there showing the very run the
+   subscriber saw in progress (same ``start_time``) with an ``end_time``: the exact record of that
+   run, never a status earlier than the truth;
+4. reads every other due subscriber's job alone (``GET /lf-jobs/{id}``): a job that left the list
    (it finished, or moved on: the exact record decides the event), one beyond the lists' reach, one
    whose type or status is not known yet (the first read of every subscriber is such a read, made at
    once, as a trigger polling alone would).
@@ -50,7 +53,12 @@ from typing import TYPE_CHECKING
 
 from airflow_provider_lakeformation.exceptions import LakeFormationError, shown
 from airflow_provider_lakeformation.models.jobs import JobState
-from airflow_provider_lakeformation.models.status import TRANSIENT_ERRORS, JobStatus
+from airflow_provider_lakeformation.models.status import (
+    IN_PROGRESS_STATUSES,
+    TERMINAL_STATUSES,
+    TRANSIENT_ERRORS,
+    JobStatus,
+)
 from airflow_provider_lakeformation.waiter import async_rounds, jittered, server_pause, yield_to_loop
 
 if TYPE_CHECKING:
@@ -67,6 +75,9 @@ LISTED_STATUSES = frozenset({JobStatus.CREATED, JobStatus.SUBMITTED, JobStatus.R
 MAX_PARALLEL_READS = 64
 #: Statuses handed over before the feed lets the triggers run (a bounded burst per loop iteration).
 HANDOVER_SLICE = 256
+#: Jobs of one type that must leave the lists in one round before the feed reads that type's
+#: terminal lists instead of reading each job.
+FINISHED_LIST_MIN = 16
 #: The longest a failing list is skipped, in rounds (its subscribers are read one by one meanwhile).
 MAX_LIST_SKIP = 32
 
@@ -140,6 +151,7 @@ class Subscription:
     interval: float
     job_type: str | None = None
     last: JobStatus | None = None
+    run_start: str | None = None
     served_at: float = -math.inf
     pending: asyncio.Future[JobStatus] | None = field(default=None, repr=False)
 
@@ -326,7 +338,33 @@ class StatusFeed:
                 self._fail(sub, error)  # a transient list failure: counted by each trigger
             else:
                 alone.append(sub)  # left the lists (finished?), beyond their reach, or a list failed
+        alone = await self._serve_finished(alone)
         await asyncio.gather(*(self._read_for(sub) for sub in alone))
+
+    async def _serve_finished(self, alone: list[Subscription]) -> list[Subscription]:
+        """Where at least :data:`FINISHED_LIST_MIN` jobs of one type left the lists, read that type's
+        terminal lists (at most 8 requests) instead of each job: a job found there ends its wait
+        only when it shows the run the subscriber saw in progress (same ``start_time``) with an
+        ``end_time``, i.e. the exact record of that run. Return the subscribers still to be read."""
+        by_type: dict[str, int] = {}
+        for sub in alone:
+            if sub.run_start is not None and sub.job_type is not None:
+                by_type[sub.job_type] = by_type.get(sub.job_type, 0) + 1
+        types = [t for t, n in by_type.items() if n >= FINISHED_LIST_MIN]
+        if not types:
+            return alone
+        groups = {
+            (t, s) for t in types for s in TERMINAL_STATUSES if self._skip_until.get((t, s), 0) <= self._round
+        }
+        found, _ = await self._list_all(groups)
+        rest = []
+        for sub in alone:
+            state = found.get(sub.job_id)
+            if state is not None and same_run_ended(sub, state):
+                self._give(sub, state)
+            else:
+                rest.append(sub)
+        return rest
 
     async def _list_all(self, groups: set[Group]) -> tuple[dict[str, JobState], dict[Group, Exception]]:
         """Read the lists of ``groups`` at once: every job found, and the transient error of each
@@ -405,6 +443,8 @@ class StatusFeed:
     # ------------------------------------------------------------------ hand-over
     def _note(self, sub: Subscription, state: JobState, at: float) -> None:
         sub.last = state.status
+        if state.status in IN_PROGRESS_STATUSES and state.start_time is not None:
+            sub.run_start = str(state.start_time)
         if state.type is not None:
             sub.job_type = str(getattr(state.type, "value", state.type))
         sub.served_at = at
@@ -423,6 +463,23 @@ class StatusFeed:
             return
         sub.served_at = self._round_at
         future.set_exception(_own_copy(err))
+
+
+def same_run_ended(sub: Subscription, state: JobState) -> bool:
+    """Whether ``state`` (from a terminal list) is the end of the run ``sub`` saw in progress: the
+    same ``start_time``, an ``end_time``, a terminal status.
+
+    :param sub: the subscriber.
+    :param state: the job as a list shows it.
+    :return: True when the list page is the exact record of that run.
+    """
+    return (
+        state.status is not None
+        and state.status in TERMINAL_STATUSES
+        and state.end_time is not None
+        and sub.run_start is not None
+        and str(state.start_time) == sub.run_start
+    )
 
 
 def _own_copy(err: Exception) -> Exception:

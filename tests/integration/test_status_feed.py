@@ -16,6 +16,7 @@ from airflow_provider_lakeformation.hooks._sessions import open_sessions
 from airflow_provider_lakeformation.hooks.lakeformation import LakeFormationHook
 from airflow_provider_lakeformation.triggers.lakeformation import LakeFormationJobTrigger
 from airflow_provider_lakeformation.triggers.status_feed import feed_stats
+from tests.integration.test_job_run_trigger import until
 from tests.integration.test_operators_support import CONN_ID, first_event, lf_conn, outcome, roundtrip_trigger
 from tests.reliability.specs import SPEC_BUILDERS, with_outcome
 
@@ -26,12 +27,14 @@ TYPES = ("METADATA_MIGRATION", "PERMISSION_MIGRATION", "METADATA_DISCOVERY")
 POLL = 0.1
 
 
-def _jobs(prefix: str, markers: Iterable[str], conn_id: str = CONN_ID) -> list[str]:
+def _jobs(
+    prefix: str, markers: Iterable[str], conn_id: str = CONN_ID, types: tuple[str, ...] = TYPES
+) -> list[str]:
     """Create and start one job per marker, the types in turn; return their ids."""
     hook = LakeFormationHook(conn_id)
     ids = []
     for i, marker in enumerate(markers):
-        job_type = TYPES[i % len(TYPES)]
+        job_type = types[i % len(types)]
         spec = with_outcome(SPEC_BUILDERS[job_type](f"{prefix}_{i}"), marker)
         job_id = hook.create_job(spec).id
         hook.start_job(job_id)
@@ -171,3 +174,20 @@ async def test_longer_intervals_are_served_less_often(emulator: EmulatorServer) 
     assert [e["status"] for e in events] == ["success", "success"]
     rounds = feed_stats()["rounds"] - stats0["rounds"]
     assert rounds >= 15  # the 0.1 s subscriber set the pace; the 1 s one was served about every 10th
+
+
+async def test_jobs_ending_together_are_ended_from_the_terminal_lists(emulator: EmulatorServer) -> None:
+    """40 jobs stopped at once: their ends come from the terminal lists (the same run, an end time),
+    not from 40 reads of single jobs; every event is the one polling alone would give."""
+    hook = LakeFormationHook(CONN_ID)
+    ids = _jobs("feed_together", [outcome("SUCCESS", duration=60)] * 40, types=TYPES[:1])
+    triggers = [_trigger(job_id, poll_interval=1.0) for job_id in ids]
+    waiting = asyncio.ensure_future(_events(triggers))
+    await until(lambda: feed_stats()["subscribers"] == len(ids))
+    await asyncio.sleep(1.5)  # every trigger has its first read and one round behind it
+    before = _routes(emulator)
+    await asyncio.gather(*(asyncio.to_thread(hook.stop_job, job_id) for job_id in ids))
+    events = await waiting
+    gets = _routes(emulator).get("get_job", 0) - before.get("get_job", 0)
+    assert {(e["status"], e["job_status"]) for e in events} == {("error", "STOPPED")}
+    assert gets < len(ids) / 2, gets  # most of the 40 ends came from the lists

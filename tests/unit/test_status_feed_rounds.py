@@ -19,6 +19,8 @@ class FakeClient:
     def __init__(self, jobs: dict[str, str], reach: int) -> None:
         self.jobs = jobs
         self.reach = reach
+        self.starts: dict[str, int] = dict.fromkeys(jobs, 1000)
+        self.ends: dict[str, int] = {}
         self.lists: list[tuple[str, str]] = []
         self.reads: list[str] = []
         self.list_error: Exception | None = None
@@ -28,11 +30,20 @@ class FakeClient:
         if self.list_error is not None:
             raise self.list_error
         matching = [j for j, s in sorted(self.jobs.items()) if s == status.value][: self.reach]
-        return [JobState(id=j, type=job_type, status=self.jobs[j]) for j in matching], 1
+        return [self._state(j) for j in matching], 1
+
+    def _state(self, job_id: str) -> JobState:
+        return JobState(
+            id=job_id,
+            type="METADATA_MIGRATION",
+            status=self.jobs[job_id],
+            start_time=self.starts[job_id],
+            end_time=self.ends.get(job_id),
+        )
 
     async def get_job_state(self, job_id: str) -> JobState:
         self.reads.append(job_id)
-        return JobState(id=job_id, type="METADATA_MIGRATION", status=self.jobs[job_id])
+        return self._state(job_id)
 
     async def aclose(self) -> None:
         pass
@@ -127,3 +138,46 @@ def test_a_subscriber_is_served_on_the_rounds_nearest_its_interval(interval: flo
             sub.served_at = now
             count += 1
     assert count == served
+
+
+async def test_many_finished_jobs_are_ended_from_the_terminal_lists_when_the_run_matches() -> None:
+    """20 jobs end in one round: the terminal lists end the waits of those that show the run each
+    subscriber saw (same start_time, an end_time); a job restarted since (another start_time) and
+    one without an end_time are read alone."""
+    ids = [f"j{i:02d}" for i in range(20)]
+    client = FakeClient(dict.fromkeys(ids, "RUNNING"), reach=1000)
+    feed = _feed(client)
+    subs = await _first_reads(feed, ids)
+    for job_id in ids:
+        client.jobs[job_id] = "SUCCESS"
+        client.ends[job_id] = 2000
+    client.starts["j00"] = 1500  # restarted and ended again: not the run its subscriber saw
+    del client.ends["j01"]  # no end time: not the exact record of an ended run
+    client.reads.clear()
+    waits = [asyncio.ensure_future(sub.next_status(sub.job_id)) for sub in subs]
+    await asyncio.sleep(0)
+    await _round(feed)
+    assert [w.result() for w in waits] == [JobStatus.SUCCESS] * 20
+    assert sorted(client.reads) == ["j00", "j01"]
+    terminal = {s for t, s in client.lists if s not in ("RUNNING",)}
+    assert terminal == {"SUCCESS", "FAILED", "STOPPED", "PARTIAL_SUCCESS"}
+    for sub in subs:
+        feed.leave(sub)
+
+
+async def test_a_few_finished_jobs_are_read_alone() -> None:
+    ids = ["a", "b"]
+    client = FakeClient(dict.fromkeys(ids, "RUNNING"), reach=1000)
+    feed = _feed(client)
+    subs = await _first_reads(feed, ids)
+    client.jobs.update(a="FAILED", b="FAILED")
+    client.ends.update(a=2000, b=2000)
+    client.reads.clear()
+    waits = [asyncio.ensure_future(sub.next_status(sub.job_id)) for sub in subs]
+    await asyncio.sleep(0)
+    await _round(feed)
+    assert [w.result() for w in waits] == [JobStatus.FAILED] * 2
+    assert client.lists == [("METADATA_MIGRATION", "RUNNING")]  # no terminal list for two jobs
+    assert sorted(client.reads) == ids
+    for sub in subs:
+        feed.leave(sub)
