@@ -4,7 +4,9 @@ emulator's own schema (:mod:`.schema`)."""
 
 from __future__ import annotations
 
+import json
 import uuid
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Depends, Request
@@ -205,16 +207,20 @@ async def list_jobs(request: Request, emu: Emu) -> Response:
     limit = int_param(request, "limit", 10, 1, MAX_PAGE_LIMIT)
     matches = name_matcher(request.query_params.get("name_pattern"))
     with emu.store.read() as tx:
-        rows = tx.jobs(job_type)
+        rows = tx.jobs_undecoded(job_type)  # thousands of jobs: decode only the page's
         reported = tx.reported_statuses()
     stamp = now_ms()
-    shown = {job.id: reported.get(job.id) or job_status(run, stamp).value for job, run in rows}
+    shown = {job.id: reported.get(job.id) or job_status(run, stamp).value for job, run, _ in rows}
     selected = [
-        (job, run) for job, run in rows
-        if matches(job.name) and (status is None or shown[job.id] == status.value)
+        row for row in rows
+        if matches(row[0].name) and (status is None or shown[row[0].id] == status.value)
     ]  # fmt: skip
     page = selected[offset : offset + limit]
-    jobs = [job_to_wire(j, r, stamp, emu.config.status_shape, reported.get(j.id)) for j, r in page]
+    shape = emu.config.status_shape
+    jobs = [
+        job_to_wire(replace(j, parameter=json.loads(raw)), r, stamp, shape, reported.get(j.id))
+        for j, r, raw in page
+    ]
     return json_response(200, {"total": len(selected), "jobs": jobs})
 
 
